@@ -1,0 +1,35 @@
+// Package compat is tandem's GORM plugin: it takes part in every statement a
+// service sends through GORM and keeps the rows of versioned models
+// consistent across two running releases.
+//
+// Register it once per *gorm.DB with the release the binary implements:
+//
+//	db, err := gorm.Open(postgres.Open(dsn), &gorm.Config{})
+//	if err != nil { ... }
+//	if err := db.Use(compat.New(versions.MustParse("2.0"))); err != nil { ... }
+//
+// # Stamping
+//
+// For every model that embeds model.Stamp, the plugin writes the running
+// release's stamp (versions.Version.Stamp) into obj_version on every write
+// path GORM offers: Create (a value, a slice, CreateInBatches, a map through
+// Model), Save (both its insert and its update), Updates with a struct or a
+// map, Update, UpdateColumn, UpdateColumns, FirstOrCreate (and its Assign),
+// and upserts through clause.OnConflict (UpdateAll, DoUpdates with columns or
+// with assignments). A Select that leaves obj_version out, or an Omit that
+// names it, does not stop the stamp: the plugin adds the column back, because
+// a row written without its stamp would look older than it is.
+//
+// Models without model.Stamp are not touched: the statements GORM builds for
+// them are exactly those it builds without the plugin.
+//
+// # What the plugin cannot see
+//
+// The plugin works on GORM's statements, so it sees nothing that bypasses
+// them: db.Exec and db.Raw with SQL text, statements on db.Table("name")
+// without a Model (GORM has no schema for them, so no stamp column is
+// known), writes through the *sql.DB underneath, and writes by other tools.
+// Such writes keep whatever obj_version they set (the column's default is 0,
+// "written before tandem"), and tandem's coverage reports count them as
+// stale, which is the safe side.
+package compat

@@ -1,7 +1,8 @@
 // Command tandem runs expand / migrate / contract schema changes for services
 // that use tandem's compat models, and reports on them.
 //
-// Run `tandem help` for the commands.
+// Run `tandem help` for the commands. A service that writes Go migrations
+// builds its own copy of this command: see package cli.
 package main
 
 import (
@@ -9,13 +10,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-)
 
-//go:generate go tool wire
+	"github.com/tandemdb/tandem/cmd/tandem/cli"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := initApp(streams{in: os.Stdin, out: os.Stdout, err: os.Stderr}).run(ctx, os.Args[1:])
+	code := cli.Main(ctx, os.Args[1:], cli.Stdio())
 	stop()
 	os.Exit(code)
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -22,11 +23,14 @@ const (
 	exitUsage = 2
 )
 
-// streams are the process's standard streams.
-type streams struct {
-	in       io.Reader
-	out, err io.Writer
+// Streams are the standard streams of one run of the CLI.
+type Streams struct {
+	In       io.Reader
+	Out, Err io.Writer
 }
+
+// Stdio returns the process's standard streams.
+func Stdio() Streams { return Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr} }
 
 // command is one subcommand of the CLI.
 type command struct {
@@ -40,15 +44,19 @@ type command struct {
 
 // app is the composed CLI.
 type app struct {
-	streams
+	in       io.Reader
+	out, err io.Writer
 	info     buildinfo.Info
+	settings settings
 	commands map[string]*command
+	open     runnerFactory
+	secrets  []string // passwords to scrub from everything printed
 }
 
-var appSet = wire.NewSet(buildinfo.Read, newCommands, newApp)
+var appSet = wire.NewSet(buildinfo.Read, newCommands, newApp, provideRunnerFactory)
 
-func newApp(s streams, info buildinfo.Info, cmds []*command) *app {
-	a := &app{streams: s, info: info, commands: map[string]*command{}}
+func newApp(s Streams, st settings, info buildinfo.Info, cmds []*command, open runnerFactory) *app {
+	a := &app{in: s.In, out: s.Out, err: s.Err, settings: st, info: info, commands: map[string]*command{}, open: open}
 	for _, c := range cmds {
 		a.commands[c.name] = c
 	}
@@ -56,7 +64,7 @@ func newApp(s streams, info buildinfo.Info, cmds []*command) *app {
 }
 
 func newCommands() []*command {
-	return []*command{versionCommand(), helpCommand()}
+	return append([]*command{versionCommand(), helpCommand()}, engineCommands()...)
 }
 
 func (a *app) run(ctx context.Context, args []string) int {
@@ -82,7 +90,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	if c.flags != nil {
 		c.flags(fs)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseInterleaved(fs, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			a.commandHelp(a.out, c, fs)
 			return exitOK
@@ -209,4 +217,27 @@ func helpCommand() *command {
 			return exitOK
 		},
 	}
+}
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments (tandem flag set contract-ready --release 2.0); "--"
+// ends the flags. The positional arguments are left in fs.Args().
+func parseInterleaved(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
 }

@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/wire"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/tandemdb/tandem/internal/dblock"
+	"github.com/tandemdb/tandem/internal/dialect"
+	"github.com/tandemdb/tandem/migrations"
+	"github.com/tandemdb/tandem/versions"
+)
+
+// Option customises the CLI for a service's own migration binary.
+type Option func(*settings)
+
+type settings struct {
+	fsys fs.FS // migrations used when --dir is not given
+	gos  []migrations.GoMigration
+}
+
+// WithMigrations sets the migration files used when neither --dir nor
+// TANDEM_DIR is given, typically an embed.FS compiled into the binary.
+func WithMigrations(fsys fs.FS) Option { return func(s *settings) { s.fsys = fsys } }
+
+// WithGoMigrations adds Go migrations to those registered with
+// migrations.Register.
+func WithGoMigrations(gos ...migrations.GoMigration) Option {
+	return func(s *settings) { s.gos = append(s.gos, gos...) }
+}
+
+// Main runs the CLI with args (without the program name) and returns the
+// exit code.
+func Main(ctx context.Context, args []string, s Streams, opts ...Option) int {
+	var st settings
+	for _, o := range opts {
+		o(&st)
+	}
+	return initApp(s, st).run(ctx, args)
+}
+
+// runConfig is what a command that works on a database was given.
+type runConfig struct {
+	dsn, dir         string
+	release          string
+	jsonOut, verbose bool
+	lockTimeout      time.Duration
+	ddlLockTimeout   time.Duration
+	statementTimeout time.Duration
+	ddlRetries       int
+	limit            int
+	settings         settings
+	logf             func(format string, args ...any)
+}
+
+// connFlags declares the flags every database command shares.
+func (c *runConfig) connFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.dsn, "dsn", "", "database to work on: postgres://..., mysql://... or user:pass@tcp(host:3306)/db, sqlite:PATH (default $TANDEM_DSN, then $DATABASE_URL)")
+	fs.StringVar(&c.dir, "dir", "", "directory of migration files (default $TANDEM_DIR, then ./migrations)")
+	fs.BoolVar(&c.jsonOut, "json", false, "print the result as JSON")
+	fs.BoolVar(&c.verbose, "v", false, "log progress to stderr")
+	fs.DurationVar(&c.lockTimeout, "lock-timeout", time.Minute, "how long to wait for another tandem runner before giving up (exit 7)")
+}
+
+// releaseFlag declares --release.
+func (c *runConfig) releaseFlag(fs *flag.FlagSet, what string) {
+	fs.StringVar(&c.release, "release", "", what+" (default: the newest release the migrations name)")
+}
+
+// ddlFlags declares the DDL safety flags of the phase commands.
+func (c *runConfig) ddlFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&c.ddlLockTimeout, "ddl-lock-timeout", 2*time.Second, "PostgreSQL lock_timeout for migration statements; a statement that times out is retried with backoff")
+	fs.DurationVar(&c.statementTimeout, "statement-timeout", 0, "PostgreSQL statement_timeout for migration statements (0: none)")
+	fs.IntVar(&c.ddlRetries, "ddl-retries", 5, "how often a migration that timed out waiting for a lock is retried")
+}
+
+func (c *runConfig) targetRelease() (versions.Version, error) {
+	if c.release == "" {
+		return versions.Version{}, nil
+	}
+	v, err := versions.Parse(c.release)
+	if err != nil {
+		return v, usageError{fmt.Errorf("--release: %w", err)}
+	}
+	return v, nil
+}
+
+// usageError marks an error as a usage error (exit code 2).
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// runnerFactory builds a runner for a command; the func releases it.
+type runnerFactory func(ctx context.Context, cfg *runConfig) (*migrations.Runner, func(), error)
+
+func provideRunnerFactory() runnerFactory { return initRunner }
+
+var runnerSet = wire.NewSet(provideTarget, provideDB, provideSource, provideRunnerOptions, newRunner)
+
+// errNoDSN is returned when no database was named.
+var errNoDSN = errors.New("no database given: pass --dsn, or set TANDEM_DSN or DATABASE_URL (e.g. --dsn sqlite:app.db or --dsn postgres://user@localhost:5432/app)")
+
+func provideTarget(cfg *runConfig) (dialect.Target, error) {
+	dsn := cfg.dsn
+	for _, env := range []string{"TANDEM_DSN", "DATABASE_URL"} {
+		if dsn == "" {
+			dsn = os.Getenv(env)
+		}
+	}
+	if strings.TrimSpace(dsn) == "" {
+		return dialect.Target{}, usageError{errNoDSN}
+	}
+	t, err := dialect.ParseDSN(dsn)
+	if err != nil {
+		return t, usageError{err}
+	}
+	return t, nil
+}
+
+func provideDB(ctx context.Context, t dialect.Target) (*gorm.DB, func(), error) {
+	db, err := dialect.Open(ctx, t, &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, func() {
+		if sqlDB, err := db.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	}, nil
+}
+
+func provideSource(cfg *runConfig) (fs.FS, error) {
+	dir := cfg.dir
+	if dir == "" {
+		dir = os.Getenv("TANDEM_DIR")
+	}
+	if dir == "" && cfg.settings.fsys != nil {
+		return cfg.settings.fsys, nil
+	}
+	explicit := dir != ""
+	if dir == "" {
+		dir = "migrations"
+	}
+	info, err := os.Stat(dir)
+	if err != nil || !info.IsDir() {
+		if !explicit {
+			return nil, nil // no migrations: status and init still work
+		}
+		return nil, usageError{fmt.Errorf("migration directory %q not found; pass --dir with the directory of your .sql files", dir)}
+	}
+	return os.DirFS(dir), nil
+}
+
+func provideRunnerOptions(cfg *runConfig) []migrations.Option {
+	opts := []migrations.Option{
+		migrations.WithLockTimeout(cfg.lockTimeout),
+		migrations.WithDDL(dblock.DDLOptions{LockTimeout: cfg.ddlLockTimeout, StatementTimeout: cfg.statementTimeout, Retries: cfg.ddlRetries}),
+		migrations.WithGoMigrations(cfg.settings.gos...),
+	}
+	if cfg.logf != nil {
+		opts = append(opts, migrations.WithLogf(cfg.logf))
+	}
+	return opts
+}
+
+func newRunner(db *gorm.DB, fsys fs.FS, opts []migrations.Option) (*migrations.Runner, error) {
+	return migrations.New(db, fsys, opts...)
+}

@@ -94,7 +94,7 @@ func phaseCommand(phase versions.Phase, summary, example string) *command {
 			if err != nil {
 				return a.fail(name, err)
 			}
-			r, done, err := a.open(ctx, cfg)
+			r, done, err := a.runner(ctx, cfg)
 			if err != nil {
 				return a.fail(name, err)
 			}
@@ -156,7 +156,7 @@ func (a *app) confirm(yes bool, what string) bool {
 }
 
 func runInit(ctx context.Context, a *app, cfg *runConfig, _ bool, _ *flag.FlagSet) int {
-	r, done, err := a.open(ctx, cfg)
+	r, done, err := a.runner(ctx, cfg)
 	if err != nil {
 		return a.fail("init", err)
 	}
@@ -172,7 +172,7 @@ func runInit(ctx context.Context, a *app, cfg *runConfig, _ bool, _ *flag.FlagSe
 }
 
 func runStatus(ctx context.Context, a *app, cfg *runConfig, _ bool, _ *flag.FlagSet) int {
-	r, done, err := a.open(ctx, cfg)
+	r, done, err := a.runner(ctx, cfg)
 	if err != nil {
 		return a.fail("status", err)
 	}
@@ -193,7 +193,7 @@ func runCheck(ctx context.Context, a *app, cfg *runConfig, _ bool, _ *flag.FlagS
 	if err != nil {
 		return a.fail("check", err)
 	}
-	r, done, err := a.open(ctx, cfg)
+	r, done, err := a.runner(ctx, cfg)
 	if err != nil {
 		return a.fail("check", err)
 	}
@@ -218,7 +218,7 @@ func runPlan(ctx context.Context, a *app, cfg *runConfig, _ bool, _ *flag.FlagSe
 	if err != nil {
 		return a.fail("plan", err)
 	}
-	r, done, err := a.open(ctx, cfg)
+	r, done, err := a.runner(ctx, cfg)
 	if err != nil {
 		return a.fail("plan", err)
 	}
@@ -231,7 +231,7 @@ func runPlan(ctx context.Context, a *app, cfg *runConfig, _ bool, _ *flag.FlagSe
 }
 
 func runHistory(ctx context.Context, a *app, cfg *runConfig, _ bool, _ *flag.FlagSet) int {
-	r, done, err := a.open(ctx, cfg)
+	r, done, err := a.runner(ctx, cfg)
 	if err != nil {
 		return a.fail("history", err)
 	}
@@ -251,7 +251,7 @@ func runRepair(ctx context.Context, a *app, cfg *runConfig, yes bool, _ *flag.Fl
 	if !a.confirm(yes, "repair accepts the current content of edited migrations as if it had run.") {
 		return a.fail("repair", usageError{errors.New("confirm at the prompt, or pass --yes when stdin is not a terminal")})
 	}
-	r, done, err := a.open(ctx, cfg)
+	r, done, err := a.runner(ctx, cfg)
 	if err != nil {
 		return a.fail("repair", err)
 	}
@@ -283,7 +283,7 @@ func runBaseline(ctx context.Context, a *app, cfg *runConfig, yes bool, _ *flag.
 	if !a.confirm(yes, "baseline records that this database is at "+cfg.release+" without running anything.") {
 		return a.fail("baseline", usageError{errors.New("confirm at the prompt, or pass --yes when stdin is not a terminal")})
 	}
-	r, done, err := a.open(ctx, cfg)
+	r, done, err := a.runner(ctx, cfg)
 	if err != nil {
 		return a.fail("baseline", err)
 	}
@@ -307,7 +307,7 @@ func runValidate(ctx context.Context, a *app, cfg *runConfig, _ bool, _ *flag.Fl
 	if err == nil && (cfg.dsn != "" || os.Getenv("TANDEM_DSN") != "" || os.Getenv("DATABASE_URL") != "") {
 		var r *migrations.Runner
 		var done func()
-		r, done, err = a.open(ctx, cfg)
+		r, done, err = a.runner(ctx, cfg)
 		if err == nil {
 			defer done()
 			var st *migrations.Status

@@ -37,7 +37,7 @@ func flagCommand() *command {
 }
 
 func runFlagShow(ctx context.Context, a *app, cfg *runConfig) int {
-	r, done, err := a.open(ctx, cfg)
+	r, done, err := a.runner(ctx, cfg)
 	if err != nil {
 		return a.fail("flag", err)
 	}
@@ -76,7 +76,7 @@ func runFlagSet(ctx context.Context, a *app, cfg *runConfig, state string) int {
 	if err != nil || (to != versions.StateContractReady && to != versions.StateExpanded) {
 		return a.fail("flag", usageError{fmt.Errorf("state %q: want contract-ready (the ready-for-contract flag) or migrating (flip back)", state)})
 	}
-	r, done, err := a.open(ctx, cfg)
+	r, done, err := a.runner(ctx, cfg)
 	if err != nil {
 		return a.fail("flag", err)
 	}

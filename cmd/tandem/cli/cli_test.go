@@ -1,0 +1,174 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tandemdb/tandem/cmd/tandem/cli"
+	"github.com/tandemdb/tandem/internal/dbtest"
+	"github.com/tandemdb/tandem/internal/dialect"
+)
+
+type result struct {
+	code     int
+	out, err string
+}
+
+func run(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Main(context.Background(), args, cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+	return result{code, out.String(), errb.String()}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	r := run(t, "version")
+	if r.code != 0 || !strings.HasPrefix(r.out, "tandem ") {
+		t.Errorf("version: %+v", r)
+	}
+	r = run(t, "version", "--json")
+	var info map[string]string
+	if r.code != 0 || json.Unmarshal([]byte(r.out), &info) != nil || info["version"] == "" {
+		t.Errorf("version --json: %+v", r)
+	}
+	r = run(t, "help")
+	if r.code != 0 {
+		t.Fatalf("help: %+v", r)
+	}
+	for _, c := range []string{"init", "status", "check", "expand", "migrate", "contract", "history", "validate", "repair", "baseline", "plan", "version", "flag"} {
+		if !strings.Contains(r.out, "\n  "+c+" ") {
+			t.Errorf("help does not list %s", c)
+		}
+		h := run(t, "help", c)
+		if h.code != 0 || !strings.Contains(h.out, "Example:\n  tandem") || !strings.Contains(h.out, "Usage: tandem "+c) {
+			t.Errorf("help %s lacks usage or an example: %+v", c, h)
+		}
+		if h2 := run(t, c, "--help"); h2.code != 0 || h2.out != h.out {
+			t.Errorf("%s --help differs from help %s", c, c)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Setenv("TANDEM_DSN", "")
+	t.Setenv("DATABASE_URL", "")
+	tests := []struct {
+		args []string
+		code int
+		text string
+	}{
+		{nil, 2, "Usage: tandem"},
+		{[]string{"expnad"}, 2, `Did you mean "expand"?`},
+		{[]string{"status", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"status", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"status"}, 2, "no database given"},
+		{[]string{"expand", "--dsn", "oracle://x"}, 2, "oracle"},
+		{[]string{"expand", "--dsn", "sqlite::memory:", "--release", "2.x"}, 2, `"2.x"`},
+		{[]string{"expand", "--dsn", "sqlite::memory:", "--dir", "/nonexistent/dir"}, 2, "not found"},
+		{[]string{"flag", "--dsn", "sqlite::memory:"}, 2, "want 'flag show'"},
+		{[]string{"flag", "set", "bogus", "--release", "1.0", "--dsn", "sqlite::memory:"}, 2, "want contract-ready"},
+		{[]string{"baseline", "--dsn", "sqlite::memory:", "--yes"}, 2, "--release is required"},
+	}
+	for _, tt := range tests {
+		r := run(t, tt.args...)
+		if r.code != tt.code || !strings.Contains(r.err+r.out, tt.text) {
+			t.Errorf("tandem %v = %d\nstdout: %s\nstderr: %s\nwant %d and %q", tt.args, r.code, r.out, r.err, tt.code, tt.text)
+		}
+	}
+}
+
+func TestPasswordNeverPrinted(t *testing.T) {
+	dbtest.Require(t, dialect.MySQL)
+	const pw = "S3cret-Pw"
+	for _, dsn := range []string{
+		"mysql://root:" + pw + "@127.0.0.1:3306/tandem_no_such_db",
+		"root:" + pw + "@tcp(127.0.0.1:3306)/tandem_no_such_db",
+		"postgres://nobody:" + pw + "@127.0.0.1:1/x?sslmode=disable",
+		"host=127.0.0.1 port=1 user=nobody password=" + pw + " dbname=x sslmode=disable",
+	} {
+		r := run(t, "status", "--dsn", dsn, "-v")
+		if r.code != 1 {
+			t.Errorf("status on an unreachable DSN exited %d, want 1: %s", r.code, r.err)
+		}
+		if strings.Contains(r.out+r.err, pw) {
+			t.Errorf("the password was printed:\n%s%s", r.out, r.err)
+		}
+	}
+}
+
+// TestUpgradeThroughTheCLI walks the README's "Upgrading a database" on
+// every dialect and checks each exit code.
+func TestUpgradeThroughTheCLI(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"1.0_baseline.sql":                "CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL DEFAULT '', obj_version BIGINT NOT NULL DEFAULT 0);\nINSERT INTO customers (id, name) VALUES (1, 'Ada Lovelace');\n",
+		"2.0_expand01_add_given_name.sql": "ALTER TABLE customers ADD given_name VARCHAR(100);\n",
+		"2.0_migrate01_fill.sql":          "UPDATE customers SET given_name = name WHERE given_name IS NULL;\n",
+		"2.0_contract01_drop_name.sql":    "ALTER TABLE customers DROP COLUMN name;\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		c := func(want int, args ...string) result {
+			t.Helper()
+			r := run(t, append(args, "--dsn", db.DSN, "--dir", dir)...)
+			if r.code != want {
+				t.Fatalf("tandem %v = %d, want %d\nstdout: %s\nstderr: %s", args, r.code, want, r.out, r.err)
+			}
+			return r
+		}
+		c(3, "check")
+		if r := c(0, "plan"); !strings.Contains(r.out, "-- 1.0_baseline: 1.0_baseline.sql") || !strings.Contains(r.out, "DROP COLUMN name") {
+			t.Errorf("plan output:\n%s", r.out)
+		}
+		if tables := db.Tables(t); len(tables) != 0 {
+			t.Fatalf("plan created tables: %v", tables)
+		}
+		c(0, "expand", "--dry-run")
+		if tables := db.Tables(t); len(tables) != 0 {
+			t.Fatalf("expand --dry-run created tables: %v", tables)
+		}
+		c(0, "expand")
+		c(4, "check")
+		c(4, "contract", "--yes") // before migrate: refused with the code of what is pending
+		c(0, "migrate")
+		c(5, "check", "--release", "2.0")
+		c(7, "contract", "--yes")
+		c(2, "contract") // stdin is not a terminal and --yes is missing
+		c(0, "flag", "set", "contract-ready", "--release", "2.0")
+		c(6, "check")
+		c(0, "contract", "--yes")
+		c(0, "check")
+		r := c(0, "status", "--json")
+		var st struct {
+			Schema   string `json:"schema_version"`
+			Releases []struct {
+				Release string `json:"release"`
+				State   string `json:"state"`
+			} `json:"releases"`
+		}
+		if err := json.Unmarshal([]byte(r.out), &st); err != nil {
+			t.Fatalf("status --json: %v\n%s", err, r.out)
+		}
+		if st.Schema != "2.0_expand01, 2.0_contract01" || len(st.Releases) != 2 || st.Releases[1].State != "contracted" {
+			t.Errorf("status = %+v", st)
+		}
+		if cols := strings.Join(db.Columns(t, "customers"), ","); cols != "given_name,id,obj_version" {
+			t.Errorf("customers columns = %s", cols)
+		}
+		if n := db.QueryInt(t, "SELECT COUNT(*) FROM customers WHERE given_name = 'Ada Lovelace'"); n != 1 {
+			t.Errorf("migrated row missing")
+		}
+		if r := c(0, "history"); !strings.Contains(r.out, "2.0_contract01") || !strings.Contains(r.out, "contract") {
+			t.Errorf("history:\n%s", r.out)
+		}
+	})
+}

@@ -253,9 +253,9 @@ func TestSpecReportsEveryProblem(t *testing.T) {
 
 func TestParseTag(t *testing.T) {
 	good := map[string]model.Lifecycle{
-		"added=2.0":                     {Added: versions.MustParse("2.0")},
-		"deprecated=2.0.1":              {Deprecated: versions.MustParse("2.0.1")},
-		"added=1.4,deprecated=2.0":      {Added: versions.MustParse("1.4"), Deprecated: versions.MustParse("2.0")},
+		"added=2.0":                    {Added: versions.MustParse("2.0")},
+		"deprecated=2.0.1":             {Deprecated: versions.MustParse("2.0.1")},
+		"added=1.4,deprecated=2.0":     {Added: versions.MustParse("1.4"), Deprecated: versions.MustParse("2.0")},
 		" deprecated=3.0 , added=2.0 ": {Added: versions.MustParse("2.0"), Deprecated: versions.MustParse("3.0")},
 	}
 	for tag, want := range good {

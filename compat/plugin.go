@@ -1,13 +1,17 @@
 package compat
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 
+	"github.com/tandemdb/tandem/internal/store"
 	"github.com/tandemdb/tandem/model"
 	"github.com/tandemdb/tandem/versions"
 )
@@ -20,22 +24,35 @@ const Name = "tandem:compat"
 var ErrZeroRelease = errors.New("compat: release 0.0 is reserved for rows written before tandem; construct the plugin with the release this binary implements")
 
 // Plugin is the tandem GORM plugin for one running release. Build it with
-// New and install it with (*gorm.DB).Use.
+// New, install it with (*gorm.DB).Use, and Close it when the service stops.
 type Plugin struct {
 	release versions.Version
-	stamp   atomic.Int64 // value written into obj_version
-	specs   sync.Map     // *schema.Schema -> specEntry
-}
+	opts    options
+	optErr  error
 
-type specEntry struct {
-	spec *model.Spec
-	err  error
+	db       *gorm.DB // tandem's own queries
+	snap     atomic.Pointer[snapshot]
+	specs    sync.Map // *schema.Schema -> planEntry
+	declared []*model.Spec
+	inst     store.Instance
+
+	changeMu sync.Mutex
+	changed  chan struct{}
+	beatNow  chan struct{}
+
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // New returns a plugin for the given running release.
-func New(release versions.Version) *Plugin {
-	p := &Plugin{release: release}
-	p.stamp.Store(release.Stamp())
+func New(release versions.Version, opts ...Option) *Plugin {
+	p := &Plugin{release: release, opts: defaultOptions(), changed: make(chan struct{}), beatNow: make(chan struct{}, 1)}
+	for _, o := range opts {
+		if err := o(&p.opts); err != nil && p.optErr == nil {
+			p.optErr = err
+		}
+	}
 	return p
 }
 
@@ -45,48 +62,137 @@ func (p *Plugin) Name() string { return Name }
 // Release returns the release the plugin runs as.
 func (p *Plugin) Release() versions.Version { return p.release }
 
-// Initialize implements gorm.Plugin: it registers the plugin's callbacks.
+// Initialize implements gorm.Plugin. It checks the declared models, runs the
+// start-up guard, registers the models and the instance in the database,
+// starts watching the release states and installs the callbacks.
 func (p *Plugin) Initialize(db *gorm.DB) error {
 	if p.release.IsZero() {
 		return ErrZeroRelease
 	}
-	cb := db.Callback()
-	if err := cb.Create().After("gorm:before_create").Before("gorm:create").
-		Register("tandem:stamp_create", p.stampCreate); err != nil {
-		return fmt.Errorf("compat: register create callback: %w", err)
+	if p.optErr != nil {
+		return p.optErr
 	}
-	if err := cb.Update().After("gorm:before_update").Before("gorm:update").
-		Register("tandem:stamp_update", p.stampUpdate); err != nil {
-		return fmt.Errorf("compat: register update callback: %w", err)
+	ctx := context.Background()
+	p.db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	reg := model.NewRegistry()
+	if err := reg.Register(p.db, p.opts.models...); err != nil {
+		return fmt.Errorf("compat: %w", err)
+	}
+	p.declared = reg.Specs()
+
+	states, err := p.waitForGuard(ctx)
+	if err != nil {
+		return err
+	}
+	p.snap.Store(p.newSnapshot(states))
+	if err := store.Ensure(ctx, p.db); err != nil {
+		return fmt.Errorf("compat: %w", err)
+	}
+	host, _ := os.Hostname()
+	now := store.Now()
+	p.inst = store.Instance{ID: newInstanceID(), Host: host, PID: os.Getpid(), Release: p.release.String(),
+		ReleaseStamp: p.release.Stamp(), StartedAt: now}
+	if err := p.registerModels(ctx); err != nil {
+		return fmt.Errorf("compat: register models: %w", err)
+	}
+	if err := p.beat(ctx); err != nil {
+		return fmt.Errorf("compat: register instance: %w", err)
+	}
+	if err := p.registerCallbacks(db); err != nil {
+		return err
+	}
+	if err := store.Journal(ctx, p.db, "instance", p.release, fmt.Sprintf("instance %s started (pid %d on %s) in %s", p.inst.ID, p.inst.PID, host, p.Mode())); err != nil {
+		p.opts.logf("tandem: %v", err)
+	}
+
+	runCtx, stop := context.WithCancel(context.Background())
+	p.stop = stop
+	p.wg.Add(2)
+	go func() { defer p.wg.Done(); p.poll(runCtx) }()
+	go func() { defer p.wg.Done(); p.heartbeat(runCtx) }()
+	if p.opts.listen && db.Dialector.Name() == "postgres" {
+		if sqlDB, err := db.DB(); err == nil {
+			p.wg.Add(1)
+			go func() { defer p.wg.Done(); p.listen(runCtx, sqlDB) }()
+		}
 	}
 	return nil
 }
 
-// specFor returns the spec of the statement's model, or nil when the
-// statement has no model or the model is not stamped. The spec is computed
-// once per parsed schema; GORM's schema itself is never modified.
-func (p *Plugin) specFor(db *gorm.DB) *model.Spec {
-	s := db.Statement.Schema
+func (p *Plugin) registerCallbacks(db *gorm.DB) error {
+	cb := db.Callback()
+	steps := []struct {
+		name string
+		err  error
+	}{
+		{"create", cb.Create().After("gorm:before_create").Before("gorm:create").Register("tandem:create", p.beforeCreate)},
+		{"create cleanup", cb.Create().After("gorm:create").Register("tandem:create_done", p.afterWrite)},
+		{"update", cb.Update().After("gorm:before_update").Before("gorm:update").Register("tandem:update", p.beforeUpdate)},
+		{"update cleanup", cb.Update().After("gorm:update").Register("tandem:update_done", p.afterUpdate)},
+		{"query", cb.Query().Before("gorm:query").Register("tandem:query", p.beforeQuery)},
+		{"query conversion", cb.Query().After("gorm:query").Before("gorm:preload").Register("tandem:after_query", p.afterQuery)},
+		{"row", cb.Row().Before("gorm:row").Register("tandem:row", p.beforeRow)},
+		{"row cleanup", cb.Row().After("gorm:row").Register("tandem:row_done", p.afterRow)},
+	}
+	for _, s := range steps {
+		if s.err != nil {
+			return fmt.Errorf("compat: register %s callback: %w", s.name, s.err)
+		}
+	}
+	return nil
+}
+
+// Close stops the plugin's background work and removes the instance from
+// the registry. It is safe to call more than once.
+func (p *Plugin) Close() error {
+	var err error
+	p.closeOnce.Do(func() {
+		if p.stop != nil {
+			p.stop()
+			p.wg.Wait()
+		}
+		if p.db != nil && p.inst.ID != "" {
+			_, err = store.DeleteInstance(context.Background(), p.db, p.inst.ID)
+			if err == nil {
+				err = store.Journal(context.Background(), p.db, "instance", p.release, "instance "+p.inst.ID+" stopped")
+			}
+		}
+	})
+	return err
+}
+
+// planEntry caches what the plugin does with one parsed model.
+type planEntry struct {
+	plan *modelPlan
+	err  error
+}
+
+// planFor returns the plan of the statement's model, or nil when the model
+// is not stamped. It is computed once per parsed schema; GORM's schema is
+// never modified.
+func (p *Plugin) planFor(db *gorm.DB) *modelPlan {
+	return p.planOf(db, db.Statement.Schema)
+}
+
+func (p *Plugin) planOf(db *gorm.DB, s *schema.Schema) *modelPlan {
 	if s == nil {
 		return nil
 	}
 	e, ok := p.specs.Load(s)
 	if !ok {
 		spec, err := model.NewSpec(s)
-		e, _ = p.specs.LoadOrStore(s, specEntry{spec: spec, err: err})
+		var pl *modelPlan
+		if err == nil && spec.Stamped() {
+			pl = newModelPlan(spec, p.release)
+		}
+		e, _ = p.specs.LoadOrStore(s, planEntry{plan: pl, err: err})
 	}
-	entry := e.(specEntry)
+	entry := e.(planEntry)
 	if entry.err != nil {
 		_ = db.AddError(fmt.Errorf("compat: %w", entry.err))
 		return nil
 	}
-	if !entry.spec.Stamped() {
-		return nil
-	}
-	return entry.spec
+	return entry.plan
 }
-
-// stampValue is the value written into obj_version by this instance now.
-func (p *Plugin) stampValue() int64 { return p.stamp.Load() }
 
 var _ gorm.Plugin = (*Plugin)(nil)

@@ -1,6 +1,7 @@
 package compat_test
 
 import (
+	"context"
 	"testing"
 
 	"gorm.io/gorm"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/tandemdb/tandem/compat"
 	"github.com/tandemdb/tandem/internal/dbtest"
+	"github.com/tandemdb/tandem/internal/store"
 	"github.com/tandemdb/tandem/model"
 	"github.com/tandemdb/tandem/versions"
 )
@@ -29,13 +31,28 @@ var release = versions.MustParse("2.0")
 
 // withPlugin returns a session of a new *gorm.DB on the same database with
 // the plugin installed for rel.
-func withPlugin(t *testing.T, db *dbtest.DB, rel versions.Version) *gorm.DB {
+func withPlugin(t *testing.T, db *dbtest.DB, rel versions.Version, opts ...compat.Option) *gorm.DB {
 	t.Helper()
-	g := db.Open(t)
-	if err := g.Use(compat.New(rel)); err != nil {
-		t.Fatalf("Use(compat): %v", err)
-	}
+	g, _ := plugged(t, db, rel, opts...)
 	return g
+}
+
+// plugged opens a new *gorm.DB with the plugin of rel, after marking rel
+// expanded if the database does not know it yet (as `tandem expand` would).
+func plugged(t *testing.T, db *dbtest.DB, rel versions.Version, opts ...compat.Option) (*gorm.DB, *compat.Plugin) {
+	t.Helper()
+	ctx := context.Background()
+	must(t, store.Ensure(ctx, db.Gorm))
+	if s, err := store.State(ctx, db.Gorm, rel); err != nil || s == versions.StatePending {
+		must(t, store.ForceState(ctx, db.Gorm, rel, versions.StateExpanded, "test setup"))
+	}
+	g := db.Open(t)
+	p := compat.New(rel, opts...)
+	if err := g.Use(p); err != nil {
+		t.Fatalf("Use(compat %s): %v", rel, err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return g, p
 }
 
 func stampOf(t *testing.T, db *dbtest.DB, id uint) int64 {

@@ -96,8 +96,18 @@ func ForceState(ctx context.Context, db *gorm.DB, r versions.Version, to version
 	if err := db.WithContext(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(&row).Error; err != nil {
 		return fmt.Errorf("store: set state of %s to %s: %w", r, to, err)
 	}
+	if db.Dialector.Name() == "postgres" {
+		// Instances listening on the channel reload at once (at commit).
+		if err := db.WithContext(ctx).Exec("SELECT pg_notify(?, ?)", NotifyChannel, r.String()).Error; err != nil {
+			return fmt.Errorf("store: notify state change of %s: %w", r, err)
+		}
+	}
 	return Journal(ctx, db, "state", r, detail)
 }
+
+// NotifyChannel is the PostgreSQL channel on which state changes are
+// announced to running instances.
+const NotifyChannel = "tandem_state"
 
 // Journal appends an event.
 func Journal(ctx context.Context, db *gorm.DB, action string, r versions.Version, detail string) error {

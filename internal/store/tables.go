@@ -73,7 +73,9 @@ type Event struct {
 func (Event) TableName() string { return JournalTable }
 
 // All returns a value of each table's model, in creation order.
-func All() []any { return []any{&Migration{}, &Release{}, &Event{}} }
+func All() []any {
+	return []any{&Migration{}, &Release{}, &Event{}, &Instance{}, &ModelSpec{}}
+}
 
 // Ensure creates the tandem_ tables that do not exist yet. It never alters
 // or drops anything.

@@ -1,0 +1,270 @@
+package compat
+
+import (
+	"context"
+	"reflect"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/tandemdb/tandem/model"
+	"github.com/tandemdb/tandem/versions"
+)
+
+// modelPlan is what the plugin of one release does with one stamped model.
+type modelPlan struct {
+	spec    *model.Spec
+	release versions.Version
+	// changes: the model adds or deprecates fields in the plugin's release,
+	// so its writes and reads go through the converters.
+	changes bool
+	// hidden: fields deprecated at or before the release, by column and by
+	// Go field name; hidden in L(c).
+	hidden     map[string]model.Field
+	hiddenCols []string
+	// old: fields deprecated before the release; their columns are gone,
+	// so they are hidden in L(m) too.
+	old     map[string]model.Field
+	oldCols []string
+	// trans: fields added or deprecated in the release, by column and name.
+	trans     map[string]model.Field
+	transCols []string
+}
+
+func newModelPlan(spec *model.Spec, r versions.Version) *modelPlan {
+	pl := &modelPlan{spec: spec, release: r, hidden: map[string]model.Field{}, old: map[string]model.Field{}, trans: map[string]model.Field{}}
+	for _, f := range spec.HiddenAt(r) {
+		pl.hidden[f.Column], pl.hidden[f.Name] = f, f
+		pl.hiddenCols = append(pl.hiddenCols, f.Column)
+		if f.Deprecated.Less(r) {
+			pl.old[f.Column], pl.old[f.Name] = f, f
+			pl.oldCols = append(pl.oldCols, f.Column)
+		}
+	}
+	for _, f := range spec.Fields {
+		if f.Added == r || f.Deprecated == r {
+			pl.trans[f.Column], pl.trans[f.Name] = f, f
+			pl.transCols = append(pl.transCols, f.Column)
+		}
+	}
+	pl.changes = len(pl.transCols) > 0
+	return pl
+}
+
+// hiddenName returns the hidden field a name (column, field name, or
+// "table.column") refers to.
+func (pl *modelPlan) hiddenName(hidden map[string]model.Field, name string) (model.Field, bool) {
+	if len(hidden) == 0 {
+		return model.Field{}, false
+	}
+	f, ok := hidden[name]
+	if !ok {
+		if i := lastDot(name); i >= 0 {
+			f, ok = hidden[trimQuotes(name[i+1:])]
+		} else {
+			f, ok = hidden[trimQuotes(name)]
+		}
+	}
+	return f, ok
+}
+
+// hiddenIn returns the fields hidden in a mode, by name, and their columns.
+func (pl *modelPlan) hiddenIn(m Mode) (map[string]model.Field, []string) {
+	if m == ModeContract {
+		return pl.hidden, pl.hiddenCols
+	}
+	return pl.old, pl.oldCols
+}
+
+func lastDot(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '.' {
+			return i
+		}
+	}
+	return -1
+}
+
+func trimQuotes(s string) string {
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '`') && s[len(s)-1] == s[0] {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+func (pl *modelPlan) deprecatedError(f model.Field, use string) error {
+	return &DeprecatedFieldError{Model: pl.spec.Model, Field: f.Name, Column: f.Column, Release: f.Deprecated, Use: use}
+}
+
+// checkNames fails when a list of names (Select, Omit) names a hidden field.
+func (pl *modelPlan) checkNames(hidden map[string]model.Field, names []string, use string) error {
+	for _, n := range names {
+		if f, ok := pl.hiddenName(hidden, n); ok {
+			return pl.deprecatedError(f, use)
+		}
+	}
+	return nil
+}
+
+// checkMap fails when a map of values names a hidden field.
+func (pl *modelPlan) checkMap(hidden map[string]model.Field, dest any, use string) error {
+	switch m := dest.(type) {
+	case map[string]any:
+		for k := range m {
+			if f, ok := pl.hiddenName(hidden, k); ok {
+				return pl.deprecatedError(f, use)
+			}
+		}
+	case *map[string]any:
+		return pl.checkMap(hidden, *m, use)
+	case []map[string]any:
+		for _, x := range m {
+			if err := pl.checkMap(hidden, x, use); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkClauses fails when WHERE, ORDER BY or an explicit SELECT (Pluck)
+// names a hidden field as a column or a condition's key. Raw SQL text is
+// not inspected.
+func (pl *modelPlan) checkClauses(hidden map[string]model.Field, stmt *gorm.Statement) error {
+	if len(hidden) == 0 {
+		return nil
+	}
+	if c, ok := stmt.Clauses["WHERE"]; ok {
+		if w, ok := c.Expression.(clause.Where); ok {
+			if err := pl.checkExprs(hidden, w.Exprs); err != nil {
+				return err
+			}
+		}
+	}
+	if c, ok := stmt.Clauses["ORDER BY"]; ok {
+		if ob, ok := c.Expression.(clause.OrderBy); ok {
+			for _, col := range ob.Columns {
+				name := col.Column.Name
+				if col.Column.Raw {
+					name = firstWord(name)
+				}
+				if f, ok := pl.hiddenName(hidden, name); ok {
+					return pl.deprecatedError(f, "Order")
+				}
+			}
+		}
+	}
+	if c, ok := stmt.Clauses["SELECT"]; ok {
+		if sel, ok := c.Expression.(clause.Select); ok {
+			for _, col := range sel.Columns {
+				if f, ok := pl.hiddenName(hidden, col.Name); ok {
+					return pl.deprecatedError(f, "Pluck")
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func firstWord(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' || s[i] == '\t' || s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+func (pl *modelPlan) checkExprs(hidden map[string]model.Field, exprs []clause.Expression) error {
+	for _, e := range exprs {
+		var col any
+		switch x := e.(type) {
+		case clause.Eq:
+			col = x.Column
+		case clause.Neq:
+			col = x.Column
+		case clause.Gt:
+			col = x.Column
+		case clause.Gte:
+			col = x.Column
+		case clause.Lt:
+			col = x.Column
+		case clause.Lte:
+			col = x.Column
+		case clause.Like:
+			col = x.Column
+		case clause.IN:
+			col = x.Column
+		case clause.AndConditions:
+			if err := pl.checkExprs(hidden, x.Exprs); err != nil {
+				return err
+			}
+		case clause.OrConditions:
+			if err := pl.checkExprs(hidden, x.Exprs); err != nil {
+				return err
+			}
+		case clause.NotConditions:
+			if err := pl.checkExprs(hidden, x.Exprs); err != nil {
+				return err
+			}
+		}
+		var name string
+		switch c := col.(type) {
+		case clause.Column:
+			name = c.Name
+		case string:
+			name = c
+		}
+		if name != "" {
+			if f, ok := pl.hiddenName(hidden, name); ok {
+				return pl.deprecatedError(f, "Where")
+			}
+		}
+	}
+	return nil
+}
+
+// eachModel calls fn with an addressable value of each model in v (a
+// struct, pointer, slice or array of them) whose type is the plan's model.
+func (pl *modelPlan) eachModel(v reflect.Value, fn func(reflect.Value) error) error {
+	mt := pl.spec.Schema().ModelType
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		if v.Type() == mt && v.CanAddr() {
+			return fn(v)
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if err := pl.eachModel(v.Index(i), fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// upgrade applies the upgrade converter to a model read from a row stamped
+// below the plan's release.
+func (pl *modelPlan) upgrade(ctx context.Context, v reflect.Value) error {
+	sf := pl.spec.Schema().LookUpField(model.StampColumn)
+	raw, _ := sf.ValueOf(ctx, v)
+	stamp, _ := raw.(int64)
+	if stamp >= pl.release.Stamp() {
+		return nil
+	}
+	from, _, err := versions.DecodeStamp(stamp)
+	if err != nil {
+		return err
+	}
+	return v.Addr().Interface().(model.Upgrader).TandemUpgrade(from)
+}
+
+func downgrade(v reflect.Value) error {
+	return v.Addr().Interface().(model.Downgrader).TandemDowngrade()
+}

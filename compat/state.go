@@ -1,0 +1,213 @@
+package compat
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/gorm"
+
+	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/versions"
+)
+
+// Mode is how the plugin treats the transitional fields of its release.
+type Mode string
+
+// Modes.
+const (
+	// ModeDual is L(m): deprecated and new fields are both read and written.
+	ModeDual Mode = "L(m)"
+	// ModeContract is L(c): deprecated fields are hidden.
+	ModeContract Mode = "L(c)"
+)
+
+// snapshot is the state the plugin works with; a statement uses one
+// snapshot from its first callback to its last, so it never sees a mix.
+type snapshot struct {
+	states map[versions.Version]versions.State
+	state  versions.State // of the plugin's release (effective)
+	mode   Mode
+	stamp  int64 // value written into obj_version
+	seq    uint64
+}
+
+func (p *Plugin) newSnapshot(states map[versions.Version]versions.State) *snapshot {
+	s := &snapshot{states: states, state: p.effectiveState(states)}
+	s.mode = ModeDual
+	s.stamp = p.release.Stamp()
+	if s.state == versions.StateContractReady || s.state == versions.StateContracted {
+		s.mode = ModeContract
+		s.stamp = p.release.MarkedStamp()
+	}
+	if old := p.snap.Load(); old != nil {
+		s.seq = old.seq + 1
+	}
+	return s
+}
+
+// effectiveState is the state of the plugin's release. A release the
+// database does not list, and whose models change nothing in it, takes the
+// state of the newest listed release below it that is expanded or beyond
+// (a patch release with no schema change needs no expand of its own).
+func (p *Plugin) effectiveState(states map[versions.Version]versions.State) versions.State {
+	if s, ok := states[p.release]; ok {
+		return s
+	}
+	if p.changesSchema() {
+		return versions.StatePending
+	}
+	var best versions.Version
+	found := false
+	for r, s := range states {
+		if r.Less(p.release) && (!found || best.Less(r)) && s != versions.StatePending && s != versions.StateExpanding {
+			best, found = r, true
+		}
+	}
+	if !found {
+		return versions.StatePending
+	}
+	// Below our release everything is at least expanded: we run as L(m)
+	// of a release with no transitional fields.
+	return versions.StateExpanded
+}
+
+// readStates loads every release's state.
+func readStates(ctx context.Context, db *gorm.DB) (map[versions.Version]versions.State, error) {
+	rows, err := store.ReleaseStates(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[versions.Version]versions.State, len(rows))
+	for _, r := range rows {
+		v, err1 := versions.Parse(r.Release)
+		s, err2 := versions.ParseState(r.State)
+		if err1 == nil && err2 == nil {
+			out[v] = s
+		}
+	}
+	return out, nil
+}
+
+// refresh reloads the states and publishes a new snapshot when they changed.
+func (p *Plugin) refresh(ctx context.Context) error {
+	states, err := readStates(ctx, p.db)
+	if err != nil {
+		return err
+	}
+	cur := p.snap.Load()
+	if cur != nil && sameStates(cur.states, states) {
+		return nil
+	}
+	next := p.newSnapshot(states)
+	p.snap.Store(next)
+	if cur != nil && cur.mode != next.mode {
+		p.opts.logf("tandem: release %s is now %s (%s)", p.release, next.state, next.mode)
+	}
+	p.notifyChange()
+	return nil
+}
+
+func sameStates(a, b map[versions.Version]versions.State) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// notifyChange wakes whoever waits for a state change, and the heartbeat,
+// which acknowledges the new state at once.
+func (p *Plugin) notifyChange() {
+	p.changeMu.Lock()
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.changeMu.Unlock()
+	select {
+	case p.beatNow <- struct{}{}:
+	default:
+	}
+}
+
+// Changed returns a channel closed at the next change of the release states
+// the plugin sees.
+func (p *Plugin) Changed() <-chan struct{} {
+	p.changeMu.Lock()
+	defer p.changeMu.Unlock()
+	return p.changed
+}
+
+// Mode returns the mode the plugin runs in now.
+func (p *Plugin) Mode() Mode { return p.snap.Load().mode }
+
+// State returns the state of the plugin's release as the plugin sees it now.
+func (p *Plugin) State() versions.State { return p.snap.Load().state }
+
+// poll reloads the states every poll interval until ctx ends.
+func (p *Plugin) poll(ctx context.Context) {
+	t := time.NewTicker(p.opts.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := p.refresh(ctx); err != nil && ctx.Err() == nil {
+				p.opts.logf("tandem: reload release states: %v", err)
+			}
+		}
+	}
+}
+
+// listen waits for PostgreSQL notifications on a connection of its own and
+// reloads at once; it reconnects after errors until ctx ends.
+func (p *Plugin) listen(ctx context.Context, sqlDB *sql.DB) {
+	for ctx.Err() == nil {
+		err := p.listenOnce(ctx, sqlDB)
+		if ctx.Err() != nil {
+			return
+		}
+		p.opts.logf("tandem: listen for state changes: %v (polling continues; retrying)", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(p.opts.poll):
+		}
+	}
+}
+
+func (p *Plugin) listenOnce(ctx context.Context, sqlDB *sql.DB) error {
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "LISTEN "+store.NotifyChannel); err != nil {
+		return err
+	}
+	// A change between the last poll and LISTEN would otherwise wait for
+	// the next poll.
+	if err := p.refresh(ctx); err != nil {
+		return err
+	}
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return errors.New("not a pgx connection")
+		}
+		for {
+			if _, err := sc.Conn().WaitForNotification(ctx); err != nil {
+				return err
+			}
+			if err := p.refresh(ctx); err != nil {
+				return err
+			}
+		}
+	})
+}

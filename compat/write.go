@@ -1,0 +1,283 @@
+package compat
+
+import (
+	"fmt"
+	"reflect"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/callbacks"
+	"gorm.io/gorm/clause"
+
+	"github.com/tandemdb/tandem/model"
+)
+
+// beforeCreate runs before gorm:create for stamped models: the downgrade
+// converter in L(m), hiding deprecated columns in L(c), and the stamp.
+func (p *Plugin) beforeCreate(db *gorm.DB) {
+	pl := p.planFor(db)
+	if pl == nil || db.Error != nil {
+		return
+	}
+	st := p.begin(db, pl)
+	stmt := db.Statement
+	if hidden, cols := pl.hiddenIn(st.snap.mode); len(cols) > 0 {
+		if err := firstErr(pl.checkNames(hidden, stmt.Selects, "Select"), pl.checkNames(hidden, stmt.Omits, "Omit"), pl.checkMap(hidden, stmt.Dest, "Create")); err != nil {
+			_ = db.AddError(err)
+			return
+		}
+		stmt.Omits = append(append([]string(nil), stmt.Omits...), cols...)
+	}
+	if st.snap.mode == ModeDual && pl.changes && pl.spec.Downgrades {
+		if err := pl.eachModel(stmt.ReflectValue, downgrade); err != nil {
+			_ = db.AddError(fmt.Errorf("compat: downgrade %s: %w", pl.spec.Model, err))
+			return
+		}
+	}
+	stampColumn(stmt, st.snap.stamp)
+	stampUpsert(stmt, st.snap.stamp)
+}
+
+// afterWrite puts the statement back after a create.
+func (p *Plugin) afterWrite(db *gorm.DB) { end(db) }
+
+// beforeUpdate runs before gorm:update for stamped models.
+//
+// A model that changes nothing in this release is stamped on every update.
+// For a model with transitional fields, the stamp must keep meaning "this
+// row has this release's shape", so:
+//   - a full write (Save) runs the downgrade converter in L(m) and stamps;
+//   - a partial update that touches no transitional column leaves the
+//     stamp alone;
+//   - a partial update of transitional columns in L(m) reads the row, applies
+//     the update to it, runs the converters and writes every transitional
+//     column with the stamp; in L(c) it marks rows of this release (their
+//     deprecated values are now stale) and leaves older rows to the backfill.
+func (p *Plugin) beforeUpdate(db *gorm.DB) {
+	pl := p.planFor(db)
+	if pl == nil || db.Error != nil {
+		return
+	}
+	st := p.begin(db, pl)
+	stmt := db.Statement
+	if !pl.changes && len(pl.hiddenCols) == 0 {
+		stampColumn(stmt, st.snap.stamp)
+		return
+	}
+	if hidden, cols := pl.hiddenIn(st.snap.mode); len(cols) > 0 {
+		if err := firstErr(pl.checkNames(hidden, stmt.Selects, "Select"), pl.checkNames(hidden, stmt.Omits, "Omit"), pl.checkMap(hidden, stmt.Dest, "Updates"), pl.checkClauses(hidden, stmt)); err != nil {
+			_ = db.AddError(err)
+			return
+		}
+		stmt.Omits = append(append([]string(nil), stmt.Omits...), cols...)
+	}
+	full := len(stmt.Selects) == 1 && stmt.Selects[0] == "*"
+	switch {
+	case !pl.changes || full:
+		if full && st.snap.mode == ModeDual && pl.spec.Downgrades {
+			if err := pl.eachModel(stmt.ReflectValue, downgrade); err != nil {
+				_ = db.AddError(fmt.Errorf("compat: downgrade %s: %w", pl.spec.Model, err))
+				return
+			}
+		}
+		stampColumn(stmt, st.snap.stamp)
+	case !touchesTransitional(stmt, pl):
+		// The row keeps its shape and its stamp.
+	case st.snap.mode == ModeContract:
+		set := callbacks.ConvertToAssignments(stmt)
+		set = append(set, clause.Assignment{Column: clause.Column{Name: model.StampColumn},
+			Value: gorm.Expr("CASE WHEN ? >= ? THEN ? ELSE ? END", clause.Column{Name: model.StampColumn},
+				p.release.Stamp(), p.release.MarkedStamp(), clause.Column{Name: model.StampColumn})})
+		stmt.AddClause(set)
+		st.ownSet = true
+	default:
+		p.readModifyWrite(db, pl, st)
+	}
+}
+
+// afterUpdate puts the statement back.
+func (p *Plugin) afterUpdate(db *gorm.DB) { end(db) }
+
+// readModifyWrite converts a partial update of transitional columns in
+// L(m): it reads the row by primary key (upgrading it if it is older),
+// applies the update, runs the downgrade converter, and writes every
+// transitional column with the stamp.
+func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
+	stmt := db.Statement
+	key, ok := primaryKey(stmt, pl)
+	if !ok {
+		_ = db.AddError(fmt.Errorf("%w: %s is updated in %s without a primary key (a mass update); load the rows and Save them, or update them with tandem's backfill",
+			ErrUnconvertibleUpdate, pl.spec.Model, p.release))
+		return
+	}
+	fresh := reflect.New(pl.spec.Schema().ModelType)
+	res := db.Session(&gorm.Session{NewDB: true}).Where(key).Limit(1).Find(fresh.Interface())
+	if res.Error != nil {
+		_ = db.AddError(fmt.Errorf("compat: read %s for a partial update: %w", pl.spec.Model, res.Error))
+		return
+	}
+	if res.RowsAffected == 0 {
+		return // nothing to update
+	}
+	row := fresh.Elem()
+	set := callbacks.ConvertToAssignments(stmt)
+	for _, a := range set {
+		f := pl.spec.Schema().LookUpField(a.Column.Name)
+		if f == nil {
+			continue
+		}
+		if _, isExpr := a.Value.(clause.Expression); isExpr {
+			if _, t := pl.trans[f.DBName]; t {
+				_ = db.AddError(fmt.Errorf("%w: %s.%s is set by an SQL expression, which the converters cannot follow", ErrUnconvertibleUpdate, pl.spec.Model, f.Name))
+				return
+			}
+			continue
+		}
+		if err := f.Set(stmt.Context, row, a.Value); err != nil {
+			_ = db.AddError(fmt.Errorf("compat: apply update to %s.%s: %w", pl.spec.Model, f.Name, err))
+			return
+		}
+	}
+	if pl.spec.Downgrades {
+		if err := downgrade(row); err != nil {
+			_ = db.AddError(fmt.Errorf("compat: downgrade %s: %w", pl.spec.Model, err))
+			return
+		}
+	}
+	out := set[:0:0]
+	for _, a := range set {
+		if _, t := pl.trans[a.Column.Name]; !t && a.Column.Name != model.StampColumn {
+			out = append(out, a)
+		}
+	}
+	for _, col := range pl.transCols {
+		f := pl.spec.Schema().LookUpField(col)
+		v, _ := f.ValueOf(stmt.Context, row)
+		out = append(out, clause.Assignment{Column: clause.Column{Name: col}, Value: v})
+	}
+	out = append(out, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: st.snap.stamp})
+	stmt.AddClause(out)
+	st.ownSet = true
+}
+
+// primaryKey returns the conditions selecting the model's row.
+func primaryKey(stmt *gorm.Statement, pl *modelPlan) (map[string]any, bool) {
+	rv := stmt.ReflectValue
+	for rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return nil, false
+		}
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct || rv.Type() != pl.spec.Schema().ModelType {
+		return nil, false
+	}
+	key := map[string]any{}
+	for _, f := range pl.spec.Schema().PrimaryFields {
+		v, zero := f.ValueOf(stmt.Context, rv)
+		if zero {
+			return nil, false
+		}
+		key[f.DBName] = v
+	}
+	return key, len(key) > 0
+}
+
+// touchesTransitional reports whether an update writes a transitional column.
+func touchesTransitional(stmt *gorm.Statement, pl *modelPlan) bool {
+	switch m := stmt.Dest.(type) {
+	case map[string]any:
+		for k := range m {
+			if _, ok := pl.trans[k]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	for _, s := range stmt.Selects {
+		if _, ok := pl.trans[s]; ok {
+			return true
+		}
+	}
+	if len(stmt.Selects) > 0 {
+		return false
+	}
+	dv := reflect.ValueOf(stmt.Dest)
+	for dv.Kind() == reflect.Pointer {
+		if dv.IsNil() {
+			return false
+		}
+		dv = dv.Elem()
+	}
+	if dv.Kind() != reflect.Struct || dv.Type() != pl.spec.Schema().ModelType {
+		return false
+	}
+	for _, col := range pl.transCols {
+		if _, zero := pl.spec.Schema().LookUpField(col).ValueOf(stmt.Context, dv); !zero {
+			return true
+		}
+	}
+	return false
+}
+
+// stampColumn writes the stamp into the statement's values and makes sure
+// obj_version is written even when Select or Omit restricted the columns.
+func stampColumn(stmt *gorm.Statement, v int64) {
+	stmt.SetColumn(model.StampColumn, v, true)
+	if len(stmt.Omits) > 0 {
+		omits := make([]string, 0, len(stmt.Omits))
+		for _, o := range stmt.Omits {
+			if !isStampName(stmt, o) {
+				omits = append(omits, o)
+			}
+		}
+		stmt.Omits = omits
+	}
+	if len(stmt.Selects) == 0 {
+		return
+	}
+	for _, s := range stmt.Selects {
+		if s == "*" || isStampName(stmt, s) {
+			return
+		}
+	}
+	stmt.Selects = append(append([]string(nil), stmt.Selects...), model.StampColumn)
+}
+
+func isStampName(stmt *gorm.Statement, name string) bool {
+	if name == model.StampColumn {
+		return true
+	}
+	f := stmt.Schema.LookUpField(name)
+	return f != nil && f.DBName == model.StampColumn
+}
+
+// stampUpsert adds obj_version to the update part of an ON CONFLICT clause
+// that names its columns; UpdateAll already covers it.
+func stampUpsert(stmt *gorm.Statement, v int64) {
+	c, ok := stmt.Clauses["ON CONFLICT"]
+	if !ok {
+		return
+	}
+	oc, ok := c.Expression.(clause.OnConflict)
+	if !ok || oc.DoNothing || oc.UpdateAll || len(oc.DoUpdates) == 0 {
+		return
+	}
+	set := make(clause.Set, 0, len(oc.DoUpdates)+1)
+	for _, a := range oc.DoUpdates {
+		if a.Column.Name != model.StampColumn {
+			set = append(set, a)
+		}
+	}
+	oc.DoUpdates = append(set, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: v})
+	c.Expression = oc
+	stmt.Clauses["ON CONFLICT"] = c
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/tandemdb/tandem/versions"
+)
+
+// InstancesTable and ModelsTable name the runtime tables the compat plugin
+// writes.
+const (
+	InstancesTable = "tandem_instances"
+	ModelsTable    = "tandem_models"
+)
+
+// Instance is one running process that uses the compat plugin. Its
+// heartbeat carries the state of its release it has seen: an instance of
+// release L that reports contract-ready has acknowledged L(c).
+type Instance struct {
+	ID           string    `gorm:"column:id;primaryKey;size:64"`
+	Host         string    `gorm:"column:host;size:255;not null"`
+	PID          int       `gorm:"column:pid;not null"`
+	Release      string    `gorm:"column:release_name;size:32;not null"`
+	ReleaseStamp int64     `gorm:"column:release_stamp;not null;index"`
+	StartedAt    time.Time `gorm:"column:started_at;not null"`
+	HeartbeatAt  time.Time `gorm:"column:heartbeat_at;not null"`
+	ExpiresAt    time.Time `gorm:"column:expires_at;not null"`
+	SeenState    string    `gorm:"column:seen_state;size:16;not null"`
+	Mode         string    `gorm:"column:mode;size:8;not null"`
+}
+
+// TableName implements GORM's tabler.
+func (Instance) TableName() string { return InstancesTable }
+
+// Live reports whether the instance's last heartbeat has not expired at now.
+func (i Instance) Live(now time.Time) bool { return i.ExpiresAt.After(now) }
+
+// Acknowledged reports whether the instance has acknowledged L(c) for
+// release r: it runs a later release, or it runs r and has seen r
+// contract-ready (or contracted).
+func (i Instance) Acknowledged(r versions.Version) bool {
+	if i.ReleaseStamp > r.Stamp() {
+		return true
+	}
+	return i.ReleaseStamp == r.Stamp() &&
+		(i.SeenState == string(versions.StateContractReady) || i.SeenState == string(versions.StateContracted))
+}
+
+// ModelSpec is one model's declaration as an instance of a release
+// registered it: table, key, stamp and the lifecycle of its columns, as JSON.
+// Conflict is set when another instance of the same release registered a
+// different declaration for the table.
+type ModelSpec struct {
+	Release      string    `gorm:"column:release_name;primaryKey;size:32"`
+	Table        string    `gorm:"column:table_name;primaryKey;size:128"`
+	ReleaseStamp int64     `gorm:"column:release_stamp;not null"`
+	Model        string    `gorm:"column:model;size:128;not null"`
+	Spec         string    `gorm:"column:spec;type:text;not null"`
+	RegisteredAt time.Time `gorm:"column:registered_at;not null"`
+	Instance     string    `gorm:"column:instance_id;size:64;not null"`
+	Conflict     string    `gorm:"column:conflict;type:text"`
+}
+
+// TableName implements GORM's tabler.
+func (ModelSpec) TableName() string { return ModelsTable }
+
+// SaveInstance inserts or refreshes an instance's row.
+func SaveInstance(ctx context.Context, db *gorm.DB, in *Instance) error {
+	if err := db.WithContext(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(in).Error; err != nil {
+		return fmt.Errorf("store: heartbeat of instance %s: %w", in.ID, err)
+	}
+	return nil
+}
+
+// DeleteInstance removes an instance's row; it reports whether one existed.
+func DeleteInstance(ctx context.Context, db *gorm.DB, id string) (bool, error) {
+	res := db.WithContext(ctx).Where("id = ?", id).Delete(&Instance{})
+	if res.Error != nil {
+		return false, fmt.Errorf("store: remove instance %s: %w", id, res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
+// Instances returns every registered instance, live or stale, oldest first.
+func Instances(ctx context.Context, db *gorm.DB) ([]Instance, error) {
+	if !db.WithContext(ctx).Migrator().HasTable(InstancesTable) {
+		return nil, nil
+	}
+	var rows []Instance
+	if err := db.WithContext(ctx).Order("started_at, id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("store: read instances: %w", err)
+	}
+	return rows, nil
+}
+
+// RegisterModel records a model's declaration for a release. A different
+// declaration already recorded for the same release and table is kept, and
+// the conflict is recorded on it; the returned error says so.
+func RegisterModel(ctx context.Context, db *gorm.DB, m *ModelSpec) error {
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var prev ModelSpec
+		err := tx.Where("release_name = ? AND table_name = ?", m.Release, m.Table).Take(&prev).Error
+		if err == gorm.ErrRecordNotFound {
+			return tx.Create(m).Error
+		}
+		if err != nil {
+			return fmt.Errorf("store: read model registry: %w", err)
+		}
+		if prev.Spec == m.Spec {
+			return nil
+		}
+		msg := fmt.Sprintf("instance %s of release %s declares table %s differently from instance %s: %s vs %s",
+			m.Instance, m.Release, m.Table, prev.Instance, m.Spec, prev.Spec)
+		if err := tx.Model(&ModelSpec{}).Where("release_name = ? AND table_name = ?", m.Release, m.Table).
+			Update("conflict", msg).Error; err != nil {
+			return fmt.Errorf("store: record model conflict: %w", err)
+		}
+		return &ConflictError{Table: m.Table, Release: m.Release, Detail: msg}
+	})
+}
+
+// ConflictError reports two different declarations of one table by
+// instances of the same release.
+type ConflictError struct {
+	Table, Release, Detail string
+}
+
+// Error implements error.
+func (e *ConflictError) Error() string {
+	return "store: conflicting model declarations: " + e.Detail + "\nhint: every instance of a release must run the same build; redeploy the odd one out"
+}
+
+// Models returns the recorded model declarations, ordered by release and table.
+func Models(ctx context.Context, db *gorm.DB) ([]ModelSpec, error) {
+	if !db.WithContext(ctx).Migrator().HasTable(ModelsTable) {
+		return nil, nil
+	}
+	var rows []ModelSpec
+	if err := db.WithContext(ctx).Order("release_stamp, table_name").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("store: read model registry: %w", err)
+	}
+	return rows, nil
+}

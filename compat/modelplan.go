@@ -227,26 +227,7 @@ func (pl *modelPlan) checkExprs(hidden map[string]model.Field, exprs []clause.Ex
 // eachModel calls fn with an addressable value of each model in v (a
 // struct, pointer, slice or array of them) whose type is the plan's model.
 func (pl *modelPlan) eachModel(v reflect.Value, fn func(reflect.Value) error) error {
-	mt := pl.spec.Schema().ModelType
-	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-		if v.IsNil() {
-			return nil
-		}
-		v = v.Elem()
-	}
-	switch v.Kind() {
-	case reflect.Struct:
-		if v.Type() == mt && v.CanAddr() {
-			return fn(v)
-		}
-	case reflect.Slice, reflect.Array:
-		for i := 0; i < v.Len(); i++ {
-			if err := pl.eachModel(v.Index(i), fn); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return eachStruct(v, pl.spec.Schema().ModelType, fn)
 }
 
 // upgrade applies the upgrade converter to a model read from a row stamped

@@ -45,18 +45,24 @@ func (p *Plugin) hideColumns(db *gorm.DB, pl *modelPlan, m Mode) {
 // by Joins (Preload runs queries of its own, which pass here too).
 func (p *Plugin) afterQuery(db *gorm.DB) {
 	st := current(db)
-	if st == nil {
-		return
-	}
-	defer end(db)
-	if db.Error != nil || st.snap.mode != ModeDual {
-		return
-	}
 	stmt := db.Statement
-	if pl := st.plan; pl.changes && pl.spec.Upgrades {
-		if err := pl.eachModel(stmt.ReflectValue, func(v reflect.Value) error { return pl.upgrade(stmt.Context, v) }); err != nil {
-			_ = db.AddError(fmt.Errorf("compat: upgrade %s: %w", pl.spec.Model, err))
-			return
+	if st == nil && len(stmt.Joins) == 0 {
+		return
+	}
+	snap := p.snap.Load()
+	if st != nil {
+		defer end(db)
+		snap = st.snap
+	}
+	if db.Error != nil || snap.mode != ModeDual || stmt.Schema == nil {
+		return
+	}
+	if st != nil {
+		if pl := st.plan; pl.changes && pl.spec.Upgrades {
+			if err := pl.eachModel(stmt.ReflectValue, func(v reflect.Value) error { return pl.upgrade(stmt.Context, v) }); err != nil {
+				_ = db.AddError(fmt.Errorf("compat: upgrade %s: %w", pl.spec.Model, err))
+				return
+			}
 		}
 	}
 	for _, j := range stmt.Joins {
@@ -68,7 +74,7 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 		if jpl == nil || !jpl.changes || !jpl.spec.Upgrades {
 			continue
 		}
-		err := st.plan.eachModel(stmt.ReflectValue, func(v reflect.Value) error {
+		err := eachStruct(stmt.ReflectValue, stmt.Schema.ModelType, func(v reflect.Value) error {
 			fv := rel.Field.ReflectValueOf(stmt.Context, v)
 			return jpl.eachModel(fv, func(jv reflect.Value) error { return jpl.upgrade(stmt.Context, jv) })
 		})
@@ -77,6 +83,29 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 			return
 		}
 	}
+}
+
+// eachStruct calls fn with each addressable struct of type t in v.
+func eachStruct(v reflect.Value, t reflect.Type, fn func(reflect.Value) error) error {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		if v.Type() == t && v.CanAddr() {
+			return fn(v)
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if err := eachStruct(v.Index(i), t, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // afterRow puts the statement back after Row, Rows and Scan.

@@ -38,9 +38,14 @@ func (p *Plugin) newSnapshot(states map[versions.Version]versions.State) *snapsh
 	s := &snapshot{states: states, state: p.effectiveState(states)}
 	s.mode = ModeDual
 	s.stamp = p.release.Stamp()
-	if s.state == versions.StateContractReady || s.state == versions.StateContracted {
+	switch s.state {
+	case versions.StateContractReady:
+		// Rows written now lack their deprecated values: the marker says
+		// so, for a flip back.
 		s.mode = ModeContract
 		s.stamp = p.release.MarkedStamp()
+	case versions.StateContracted:
+		s.mode = ModeContract // the deprecated columns are gone
 	}
 	if old := p.snap.Load(); old != nil {
 		s.seq = old.seq + 1

@@ -1,0 +1,260 @@
+package compat_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/tandemdb/tandem/compat"
+	"github.com/tandemdb/tandem/internal/dbtest"
+	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/versions"
+)
+
+var v1, v2 = versions.MustParse("1.0"), versions.MustParse("2.0")
+
+// setTo moves release r to state s and waits until plugin p sees it.
+func setTo(t *testing.T, db *dbtest.DB, p *compat.Plugin, r versions.Version, s versions.State) time.Duration {
+	t.Helper()
+	changed := p.Changed()
+	start := time.Now()
+	must(t, store.Transition(context.Background(), db.Gorm, r, s, "test"))
+	select {
+	case <-changed:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("plugin of %s did not see %s become %s", p.Release(), r, s)
+	}
+	if got := p.State(); got != s && p.Release() == r {
+		t.Fatalf("plugin sees %s, want %s", got, s)
+	}
+	return time.Since(start)
+}
+
+type rawRow struct {
+	Name       *string
+	GivenName  *string
+	FamilyName *string
+	ObjVersion int64
+}
+
+func raw(t *testing.T, db *dbtest.DB, id uint) rawRow {
+	t.Helper()
+	var r rawRow
+	must(t, db.Gorm.Raw("SELECT name, given_name, family_name, obj_version FROM customers WHERE id = ?", id).Scan(&r).Error)
+	return r
+}
+
+func str(p *string) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return *p
+}
+
+func TestDualModel(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		must(t, db.Gorm.AutoMigrate(&CustomerV1{}, &Order{}))
+		must(t, store.Ensure(ctx, db.Gorm))
+		must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
+		old, _ := plugged(t, db, v1, compat.WithModels(&CustomerV1{}))
+
+		ada := CustomerV1{Name: "Ada Lovelace", Email: "ada@example.com"}
+		must(t, old.Create(&ada).Error)
+
+		// Expand 2.0.
+		must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
+		must(t, store.Transition(ctx, db.Gorm, v2, versions.StateExpanding, "test"))
+		must(t, store.Transition(ctx, db.Gorm, v2, versions.StateExpanded, "test"))
+		cur, p2 := plugged(t, db, v2, compat.WithModels(&CustomerV2{}), compat.WithPollInterval(50*time.Millisecond))
+		if p2.Mode() != compat.ModeDual {
+			t.Fatalf("2.0 starts in %s", p2.Mode())
+		}
+
+		t.Run("L(m) reads upgrade rows written by 1.0", func(t *testing.T) {
+			check := func(how string, c CustomerV2) {
+				t.Helper()
+				if c.GivenName != "Ada" || c.FamilyName != "Lovelace" || c.Name != "Ada Lovelace" {
+					t.Errorf("%s: %+v", how, c)
+				}
+			}
+			var c CustomerV2
+			must(t, cur.First(&c, ada.ID).Error)
+			check("First", c)
+			c = CustomerV2{}
+			must(t, cur.Take(&c, "id = ?", ada.ID).Error)
+			check("Take", c)
+			c = CustomerV2{}
+			must(t, cur.Last(&c).Error)
+			check("Last", c)
+			var cs []CustomerV2
+			must(t, cur.Find(&cs).Error)
+			if len(cs) != 1 {
+				t.Fatalf("Find: %d rows", len(cs))
+			}
+			check("Find", cs[0])
+			var ptrs []*CustomerV2
+			must(t, cur.Find(&ptrs).Error)
+			check("Find pointers", *ptrs[0])
+			var batches []CustomerV2
+			must(t, cur.FindInBatches(&batches, 10, func(tx *gorm.DB, n int) error {
+				check("FindInBatches", batches[0])
+				return nil
+			}).Error)
+
+			o := Order{Label: "o1", BuyerID: &ada.ID}
+			must(t, db.Gorm.Create(&o).Error)
+			must(t, db.Gorm.Exec("UPDATE customers SET order_id = ? WHERE id = ?", o.ID, ada.ID).Error)
+			var po Order
+			must(t, cur.Preload("Customers").First(&po, o.ID).Error)
+			if len(po.Customers) != 1 {
+				t.Fatalf("Preload: %+v", po)
+			}
+			check("Preload", po.Customers[0])
+			var jo Order
+			must(t, cur.Joins("Buyer").First(&jo, o.ID).Error)
+			if jo.Buyer == nil {
+				t.Fatalf("Joins: no buyer")
+			}
+			check("Joins", *jo.Buyer)
+			if got := raw(t, db, ada.ID); got.GivenName != nil || got.ObjVersion != v1.Stamp() {
+				t.Errorf("a read wrote to the row: %+v", got)
+			}
+		})
+
+		var grace CustomerV2
+		t.Run("L(m) writes fill the deprecated column for 1.0", func(t *testing.T) {
+			grace = CustomerV2{GivenName: "Grace", FamilyName: "Hopper", Email: "grace@example.com"}
+			must(t, cur.Create(&grace).Error)
+			r := raw(t, db, grace.ID)
+			if str(r.Name) != "Grace Hopper" || str(r.GivenName) != "Grace" || r.ObjVersion != v2.Stamp() {
+				t.Errorf("created row = name %s given %s stamp %d", str(r.Name), str(r.GivenName), r.ObjVersion)
+			}
+			var seen CustomerV1
+			must(t, old.First(&seen, grace.ID).Error)
+			if seen.Name != "Grace Hopper" {
+				t.Errorf("1.0 reads %q", seen.Name)
+			}
+			// 1.0 renames her; 2.0 reads the new name.
+			must(t, old.Model(&seen).Update("name", "Grace Brewster").Error)
+			if r := raw(t, db, grace.ID); r.ObjVersion != v1.Stamp() {
+				t.Errorf("1.0 update stamped %d", r.ObjVersion)
+			}
+			var g CustomerV2
+			must(t, cur.First(&g, grace.ID).Error)
+			if g.GivenName != "Grace" || g.FamilyName != "Brewster" {
+				t.Errorf("2.0 reads %+v", g)
+			}
+			// A partial update of a new field keeps the old one right.
+			must(t, cur.Model(&CustomerV2{ID: grace.ID}).Update("family_name", "Murray").Error)
+			r = raw(t, db, grace.ID)
+			if str(r.Name) != "Grace Murray" || str(r.FamilyName) != "Murray" || str(r.GivenName) != "Grace" || r.ObjVersion != v2.Stamp() {
+				t.Errorf("partial update: name %s given %s family %s stamp %d", str(r.Name), str(r.GivenName), str(r.FamilyName), r.ObjVersion)
+			}
+			// Save of a full struct downgrades.
+			g = CustomerV2{}
+			must(t, cur.First(&g, grace.ID).Error)
+			g.GivenName = "Amazing"
+			must(t, cur.Save(&g).Error)
+			if r := raw(t, db, grace.ID); str(r.Name) != "Amazing Murray" || r.ObjVersion != v2.Stamp() {
+				t.Errorf("Save: name %s stamp %d", str(r.Name), r.ObjVersion)
+			}
+			// A partial update of another column leaves a 1.0 row's stamp alone.
+			must(t, cur.Model(&CustomerV2{ID: ada.ID}).Update("email", "ada@lovelace.org").Error)
+			if r := raw(t, db, ada.ID); r.ObjVersion != v1.Stamp() || r.GivenName != nil {
+				t.Errorf("unrelated update re-stamped a 1.0 row: %+v", r)
+			}
+			// A mass update of a new column cannot be converted.
+			err := cur.Model(&CustomerV2{}).Where("email <> ''").Update("given_name", "X").Error
+			if !errors.Is(err, compat.ErrUnconvertibleUpdate) {
+				t.Errorf("mass update of a new column: %v", err)
+			}
+		})
+
+		t.Run("L(c) hides the deprecated field", func(t *testing.T) {
+			latency := setTo(t, db, p2, v2, versions.StateContractReady)
+			t.Logf("flip observed after %s (polling every 50ms)", latency)
+			if p2.Mode() != compat.ModeContract {
+				t.Fatalf("mode %s", p2.Mode())
+			}
+			sql := cur.Session(&gorm.Session{DryRun: true}).Find(&[]CustomerV2{}).Statement.SQL.String()
+			if strings.Contains(sql, "*") || containsColumn(sql, "name") || !containsColumn(sql, "given_name") {
+				t.Errorf("L(c) SELECT = %s", sql)
+			}
+			var cs []CustomerV2
+			must(t, cur.Order("id").Find(&cs).Error)
+			for _, c := range cs {
+				if c.Name != "" {
+					t.Errorf("L(c) read the deprecated field: %+v", c)
+				}
+			}
+			lin := CustomerV2{GivenName: "Linus", FamilyName: "Torvalds"}
+			must(t, cur.Create(&lin).Error)
+			if r := raw(t, db, lin.ID); r.Name != nil && *r.Name != "" || r.ObjVersion != v2.MarkedStamp() {
+				t.Errorf("L(c) create: name %s stamp %d (want marked %d)", str(r.Name), r.ObjVersion, v2.MarkedStamp())
+			}
+			must(t, cur.Model(&CustomerV2{ID: lin.ID}).Updates(CustomerV2{FamilyName: "T."}).Error)
+			if r := raw(t, db, lin.ID); str(r.FamilyName) != "T." || r.ObjVersion != v2.MarkedStamp() {
+				t.Errorf("L(c) update: %+v", r)
+			}
+			// Every way of naming the deprecated field fails before any SQL.
+			misuse := map[string]func() error{
+				"Where struct":  func() error { return cur.Where(&CustomerV2{Name: "x"}).Find(&[]CustomerV2{}).Error },
+				"Where map":     func() error { return cur.Where(map[string]any{"name": "x"}).Find(&[]CustomerV2{}).Error },
+				"Select":        func() error { return cur.Select("Name").Find(&[]CustomerV2{}).Error },
+				"Omit":          func() error { return cur.Omit("name").Find(&[]CustomerV2{}).Error },
+				"Order":         func() error { return cur.Order("name desc").Find(&[]CustomerV2{}).Error },
+				"Pluck":         func() error { var n []string; return cur.Model(&CustomerV2{}).Pluck("name", &n).Error },
+				"Updates map":   func() error { return cur.Model(&CustomerV2{ID: lin.ID}).Updates(map[string]any{"name": "x"}).Error },
+				"Create Select": func() error { return cur.Select("Name", "GivenName").Create(&CustomerV2{GivenName: "n"}).Error },
+			}
+			for name, f := range misuse {
+				err := f()
+				var de *compat.DeprecatedFieldError
+				if !errors.As(err, &de) || de.Column != "name" || de.Release != v2 || !errors.Is(err, compat.ErrDeprecatedField) {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
+			if r := raw(t, db, lin.ID); str(r.FamilyName) != "T." {
+				t.Errorf("a refused call changed the row: %+v", r)
+			}
+			// GORM's cached schema is untouched: a plain session still sees Name.
+			var plain CustomerV2
+			must(t, db.Gorm.First(&plain, grace.ID).Error)
+			if plain.Name != "Amazing Murray" {
+				t.Errorf("plain GORM reads %+v", plain)
+			}
+			// 1.0 still reads and writes.
+			var o CustomerV1
+			must(t, old.First(&o, grace.ID).Error)
+			if o.Name != "Amazing Murray" {
+				t.Errorf("1.0 in 2.0(c) reads %+v", o)
+			}
+		})
+
+		t.Run("flip back resumes dual writes", func(t *testing.T) {
+			setTo(t, db, p2, v2, versions.StateExpanded)
+			if p2.Mode() != compat.ModeDual {
+				t.Fatalf("mode %s", p2.Mode())
+			}
+			ken := CustomerV2{GivenName: "Ken", FamilyName: "Thompson"}
+			must(t, cur.Create(&ken).Error)
+			if r := raw(t, db, ken.ID); str(r.Name) != "Ken Thompson" || r.ObjVersion != v2.Stamp() {
+				t.Errorf("after flip back: %+v", r)
+			}
+		})
+	})
+}
+
+func containsColumn(sql, col string) bool {
+	for _, q := range []string{`"` + col + `"`, "`" + col + "`", "." + col + " ", "." + col + ","} {
+		if strings.Contains(sql, q) {
+			return true
+		}
+	}
+	return false
+}

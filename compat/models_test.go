@@ -20,7 +20,7 @@ func (CustomerV1) TableName() string { return "customers" }
 
 // CustomerV2 is release 2.0's: Name is split into GivenName and FamilyName.
 type CustomerV2 struct {
-	ID         uint `gorm:"primaryKey"`
+	ID         uint   `gorm:"primaryKey"`
 	Name       string `tandem:"deprecated=2.0"`
 	GivenName  string `gorm:"size:100" tandem:"added=2.0"`
 	FamilyName string `gorm:"size:100" tandem:"added=2.0"`

@@ -63,8 +63,14 @@ func (r *Runner) readView(ctx context.Context, db *gorm.DB, target versions.Vers
 			v.states[rel] = st
 		}
 	}
+	// The database is fresh while nothing but a failed (or interrupted)
+	// baseline was recorded: the re-run retries the baseline.
+	fresh := true
 	for _, row := range rows {
 		id, err := versions.ParseMigrationID(row.ID)
+		if err != nil || id.Phase != versions.PhaseBaseline || row.Status == store.StatusApplied || row.Status == store.StatusBaselined {
+			fresh = false
+		}
 		if err != nil {
 			continue
 		}
@@ -78,7 +84,7 @@ func (r *Runner) readView(ctx context.Context, db *gorm.DB, target versions.Vers
 			v.unknown = append(v.unknown, row)
 		}
 	}
-	if len(rows) == 0 {
+	if fresh {
 		// A fresh database: the newest baseline at or below the target, then
 		// what follows it, never the whole history.
 		for _, m := range r.src.Migrations() {

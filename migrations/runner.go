@@ -163,11 +163,34 @@ func (r *Runner) locked(ctx context.Context, fn func(db *gorm.DB) error) error {
 		if err == nil {
 			err = fn(work)
 		}
+		// The connection goes back to the caller's pool: the DDL timeouts
+		// must not stay on it for the service's own queries.
+		if rerr := r.resetSessionTimeouts(context.WithoutCancel(ctx), work); rerr != nil && err == nil {
+			err = rerr
+		}
 		if rerr := lock.Release(context.WithoutCancel(ctx)); rerr != nil && err == nil {
 			err = fmt.Errorf("migrations: release the runner lock: %w", rerr)
 		}
 		return err
 	})
+}
+
+// resetSessionTimeouts gives the session the server's defaults back for
+// what dblock.SetSessionTimeouts changed.
+func (r *Runner) resetSessionTimeouts(ctx context.Context, db *gorm.DB) error {
+	var stmts []string
+	switch r.dialect {
+	case dialect.Postgres:
+		stmts = []string{"RESET lock_timeout", "RESET statement_timeout"}
+	case dialect.MySQL:
+		stmts = []string{"SET SESSION lock_wait_timeout = DEFAULT"}
+	}
+	for _, q := range stmts {
+		if err := db.WithContext(ctx).Exec(q).Error; err != nil {
+			return fmt.Errorf("migrations: restore the session's timeouts (%s): %w", q, err)
+		}
+	}
+	return nil
 }
 
 // resolve turns the requested target into a known release; the zero

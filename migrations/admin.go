@@ -2,8 +2,10 @@ package migrations
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -94,12 +96,12 @@ func (r *Runner) SetState(ctx context.Context, rel versions.Version, to versions
 		if err != nil {
 			return err
 		}
-		if to == versions.StateContractReady {
-			if err := r.requireDone(v, versions.PhaseContract, rel, versions.PhaseExpand); err != nil {
+		from := v.state(rel)
+		if to == versions.StateContractReady && from != versions.StateContractReady {
+			if err := r.flagBlockers(ctx, db, v, rel); err != nil {
 				return err
 			}
 		}
-		from := v.state(rel)
 		if err := versions.Transition(rel, from, to); err != nil {
 			return err
 		}
@@ -110,6 +112,105 @@ func (r *Runner) SetState(ctx context.Context, rel versions.Version, to versions
 			}
 		}
 		return store.Transition(ctx, db, rel, to, "by flag set")
+	})
+}
+
+// FlagRefusal refuses to set the ready-for-contract flag and lists every
+// reason at once. It matches ErrGateRefused (exit code 7).
+type FlagRefusal struct {
+	Release   versions.Version
+	Reasons   []string
+	Instances []store.Instance // live instances of older releases
+}
+
+// Error implements error.
+func (e *FlagRefusal) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "migrations: the ready-for-contract flag of %s cannot be set:", e.Release)
+	for _, r := range e.Reasons {
+		b.WriteString("\n  - " + r)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrGateRefused) true.
+func (e *FlagRefusal) Is(target error) bool { return target == ErrGateRefused }
+
+// flagBlockers lists what forbids setting the flag of rel: its expand not
+// applied, and live instances of older releases.
+func (r *Runner) flagBlockers(ctx context.Context, db *gorm.DB, v *view, rel versions.Version) error {
+	ref := &FlagRefusal{Release: rel}
+	if st := v.state(rel); st == versions.StatePending || st == versions.StateExpanding {
+		ref.Reasons = append(ref.Reasons, fmt.Sprintf("release %s is %s: its expand is not applied; run 'tandem expand --release %s'", rel, st, rel))
+	}
+	if pending := v.pending(r.dialect, versions.PhaseExpand, rel); len(pending) > 0 {
+		ref.Reasons = append(ref.Reasons, fmt.Sprintf("expand pending (%s ...); run 'tandem expand --release %s'", pending[0].ID, rel))
+	}
+	insts, err := store.Instances(ctx, db)
+	if err != nil {
+		return err
+	}
+	now := store.Now()
+	for _, in := range insts {
+		if in.Live(now) && in.ReleaseStamp < rel.Stamp() {
+			ref.Instances = append(ref.Instances, in)
+			ref.Reasons = append(ref.Reasons, fmt.Sprintf("instance %s (pid %d on %s) still runs release %s, last heartbeat %s ago; stop it, or if it is dead run 'tandem instances forget %s'",
+				in.ID, in.PID, in.Host, in.Release, now.Sub(in.HeartbeatAt).Round(time.Second), in.ID))
+		}
+	}
+	if len(ref.Reasons) > 0 {
+		return ref
+	}
+	return nil
+}
+
+// Instances lists the registered instances; live reports, for each, whether
+// its heartbeat is current.
+func (r *Runner) Instances(ctx context.Context) ([]InstanceStatus, error) {
+	insts, err := store.Instances(ctx, r.db.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	now := store.Now()
+	out := make([]InstanceStatus, 0, len(insts))
+	for _, in := range insts {
+		out = append(out, InstanceStatus{Instance: in, Live: in.Live(now)})
+	}
+	return out, nil
+}
+
+// InstanceStatus is one instance with whether it is live.
+type InstanceStatus struct {
+	store.Instance
+	Live bool `json:"live"`
+}
+
+// ErrUnknownInstance is returned by Forget for an id the registry lacks.
+var ErrUnknownInstance = errors.New("migrations: no such instance")
+
+// Forget removes a dead instance from the registry and journals it. A live
+// instance is refused unless force is set (it would register again at its
+// next heartbeat anyway).
+func (r *Runner) Forget(ctx context.Context, id string, force bool) error {
+	return r.locked(ctx, func(db *gorm.DB) error {
+		insts, err := store.Instances(ctx, db)
+		if err != nil {
+			return err
+		}
+		for _, in := range insts {
+			if in.ID != id {
+				continue
+			}
+			if in.Live(store.Now()) && !force {
+				return fmt.Errorf("migrations: instance %s is live (last heartbeat %s); it re-registers at its next heartbeat\nhint: stop the process first, or pass --force", id, in.HeartbeatAt.Format(time.RFC3339))
+			}
+			if _, err := store.DeleteInstance(ctx, db, id); err != nil {
+				return err
+			}
+			rel, _ := versions.Parse(in.Release)
+			return store.Journal(ctx, db, "forget", rel, fmt.Sprintf("instance %s (pid %d on %s, release %s) removed from the registry", in.ID, in.PID, in.Host, in.Release))
+		}
+		return fmt.Errorf("%w: %q\nhint: 'tandem instances' lists them", ErrUnknownInstance, id)
 	})
 }
 
@@ -133,6 +234,7 @@ type Status struct {
 	Unknown     []string         `json:"applied_unknown,omitempty"`
 	Edited      []string         `json:"edited,omitempty"`
 	Baseline    string           `json:"baseline,omitempty"`
+	Conflicts   []string         `json:"model_conflicts,omitempty"`
 }
 
 // Status reads where the database is, without changing it.
@@ -169,6 +271,15 @@ func (r *Runner) Status(ctx context.Context) (*Status, error) {
 				row := row
 				st.LastFailure = &row
 			}
+		}
+	}
+	models, err := store.Models(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range models {
+		if m.Conflict != "" {
+			st.Conflicts = append(st.Conflicts, m.Conflict)
 		}
 	}
 	for _, u := range v.unknown {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -102,10 +103,11 @@ func Instances(ctx context.Context, db *gorm.DB) ([]Instance, error) {
 // declaration already recorded for the same release and table is kept, and
 // the conflict is recorded on it; the returned error says so.
 func RegisterModel(ctx context.Context, db *gorm.DB, m *ModelSpec) error {
-	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	var conflict *ConflictError
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var prev ModelSpec
 		err := tx.Where("release_name = ? AND table_name = ?", m.Release, m.Table).Take(&prev).Error
-		if err == gorm.ErrRecordNotFound {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return tx.Create(m).Error
 		}
 		if err != nil {
@@ -120,8 +122,16 @@ func RegisterModel(ctx context.Context, db *gorm.DB, m *ModelSpec) error {
 			Update("conflict", msg).Error; err != nil {
 			return fmt.Errorf("store: record model conflict: %w", err)
 		}
-		return &ConflictError{Table: m.Table, Release: m.Release, Detail: msg}
+		conflict = &ConflictError{Table: m.Table, Release: m.Release, Detail: msg}
+		return nil // commit the record of the conflict
 	})
+	if err != nil {
+		return err
+	}
+	if conflict != nil {
+		return conflict
+	}
+	return nil
 }
 
 // ConflictError reports two different declarations of one table by

@@ -39,6 +39,7 @@ func engineCommands() []*command {
 		dbCommand("validate", "Check the migration files (names, numbering, SQL syntax for every dialect) and, with a database, their checksums.", "",
 			"tandem validate --dir migrations", false, runValidate),
 		flagCommand(),
+		instancesCommand(),
 	}
 }
 

@@ -14,7 +14,7 @@ func flagCommand() *command {
 	cfg := &runConfig{}
 	return &command{
 		name:    "flag",
-		summary: "Show the release states, or set the ready-for-contract flag (contract-ready) or flip it back (migrating).",
+		summary: "Show the release states, or set the ready-for-contract flag (contract-ready; refused while the release's expand is pending or an older instance is live) or flip it back (migrating).",
 		usage:   "show | set --release R contract-ready|migrating",
 		example: "tandem flag set --release 2.0 contract-ready\ntandem flag set --release 2.0 migrating   # flip back before the contract\ntandem flag show --json",
 		flags: func(fs *flag.FlagSet) {

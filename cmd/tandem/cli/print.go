@@ -113,6 +113,9 @@ func (a *app) printStatus(st *migrations.Status) {
 	if len(st.Edited) > 0 {
 		fmt.Fprintf(a.out, "\nedited after they ran (run 'tandem repair' to accept): %s\n", strings.Join(st.Edited, ", "))
 	}
+	for _, c := range st.Conflicts {
+		fmt.Fprintf(a.out, "\nmodel registry conflict: %s\n", a.scrub(c))
+	}
 	if len(st.Unknown) > 0 {
 		fmt.Fprintf(a.out, "\napplied but not in these migration files (an older --dir?): %s\n", strings.Join(st.Unknown, ", "))
 	}

@@ -18,7 +18,7 @@ import (
 
 // CustomerV3 adds a field in 3.0.
 type CustomerV3 struct {
-	ID       uint `gorm:"primaryKey"`
+	ID       uint   `gorm:"primaryKey"`
 	Nickname string `tandem:"added=3.0"`
 	model.Stamp
 }
@@ -149,7 +149,7 @@ func TestInstanceRegistry(t *testing.T) {
 
 // CustomerV2Odd declares the same table differently in the same release.
 type CustomerV2Odd struct {
-	ID        uint `gorm:"primaryKey"`
+	ID        uint   `gorm:"primaryKey"`
 	GivenName string `tandem:"added=2.0"`
 	model.Stamp
 }

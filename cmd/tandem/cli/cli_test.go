@@ -8,10 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandemdb/tandem/cmd/tandem/cli"
+	"github.com/tandemdb/tandem/compat"
 	"github.com/tandemdb/tandem/internal/dbtest"
 	"github.com/tandemdb/tandem/internal/dialect"
+	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/versions"
 )
 
 type result struct {
@@ -169,6 +173,71 @@ func TestUpgradeThroughTheCLI(t *testing.T) {
 		}
 		if r := c(0, "history"); !strings.Contains(r.out, "2.0_contract01") || !strings.Contains(r.out, "contract") {
 			t.Errorf("history:\n%s", r.out)
+		}
+	})
+}
+
+// TestFlagRefusedWhileOldInstancesLive: the flag is refused, with exit code
+// 7 and the instances listed, while an instance of an older release is live;
+// stale instances are listed as such and can be forgotten.
+func TestFlagRefusedWhileOldInstancesLive(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"1.0_baseline.sql":                "CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(200), obj_version BIGINT NOT NULL DEFAULT 0);\n",
+		"2.0_expand01_add_given_name.sql": "ALTER TABLE customers ADD given_name VARCHAR(100);\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		c := func(want int, args ...string) result {
+			t.Helper()
+			r := run(t, append(args, "--dsn", db.DSN, "--dir", dir)...)
+			if r.code != want {
+				t.Fatalf("tandem %v = %d, want %d\nstdout: %s\nstderr: %s", args, r.code, want, r.out, r.err)
+			}
+			return r
+		}
+		c(0, "expand", "--release", "1.0")
+		c(7, "flag", "set", "contract-ready", "--release", "2.0") // 2.0 not expanded yet
+		c(0, "expand")
+		old := compat.New(versions.MustParse("1.0"), compat.WithHeartbeat(100*time.Millisecond, 10*time.Second))
+		if err := db.Open(t).Use(old); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = old.Close() })
+		// A dead instance of 1.0: its heartbeat expired long ago.
+		dead := store.Instance{ID: "dead-1", Host: "gone", PID: 4242, Release: "1.0", ReleaseStamp: versions.MustParse("1.0").Stamp(),
+			StartedAt: store.Now().Add(-time.Hour), HeartbeatAt: store.Now().Add(-time.Hour), ExpiresAt: store.Now().Add(-59 * time.Minute), SeenState: "contracted", Mode: "L(c)"}
+		if err := store.SaveInstance(context.Background(), db.Gorm, &dead); err != nil {
+			t.Fatal(err)
+		}
+		r := c(7, "flag", "set", "contract-ready", "--release", "2.0")
+		if !strings.Contains(r.err, old.ID()) || strings.Contains(r.err, "dead-1") || !strings.Contains(r.err, "runs release 1.0") {
+			t.Errorf("refusal does not list exactly the live old instance:\n%s", r.err)
+		}
+		if r := c(0, "flag", "show"); !strings.Contains(r.out, "expanded") {
+			t.Errorf("flag show after a refusal:\n%s", r.out)
+		}
+		r = c(0, "instances")
+		if !strings.Contains(r.out, old.ID()) || !strings.Contains(r.out, "dead-1") || !strings.Contains(r.out, "stale") {
+			t.Errorf("instances:\n%s", r.out)
+		}
+		c(1, "instances", "forget", old.ID()) // live: refused
+		c(1, "instances", "forget", "no-such-instance")
+		c(0, "instances", "forget", "dead-1")
+		if r := c(0, "history"); !strings.Contains(r.out, "forget") || !strings.Contains(r.out, "dead-1") {
+			t.Errorf("forget not journaled:\n%s", r.out)
+		}
+		if err := old.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c(0, "flag", "set", "contract-ready", "--release", "2.0")
+		c(0, "flag", "set", "migrating", "--release", "2.0") // flip back
+		r = c(0, "flag", "show", "--json")
+		if !strings.Contains(r.out, `"state": "expanded"`) {
+			t.Errorf("after flip back:\n%s", r.out)
 		}
 	})
 }

@@ -100,6 +100,15 @@ func TestDualModel(t *testing.T) {
 			var ptrs []*CustomerV2
 			must(t, cur.Find(&ptrs).Error)
 			check("Find pointers", *ptrs[0])
+			c = CustomerV2{}
+			must(t, cur.Model(&CustomerV2{}).Where("id = ?", ada.ID).Scan(&c).Error)
+			check("Scan", c)
+			var scanned []CustomerV2
+			must(t, cur.Raw("SELECT * FROM customers WHERE id = ?", ada.ID).Scan(&scanned).Error)
+			if len(scanned) != 1 {
+				t.Fatalf("Raw Scan: %d rows", len(scanned))
+			}
+			check("Raw Scan", scanned[0])
 			var batches []CustomerV2
 			must(t, cur.FindInBatches(&batches, 10, func(tx *gorm.DB, n int) error {
 				check("FindInBatches", batches[0])
@@ -221,6 +230,16 @@ func TestDualModel(t *testing.T) {
 			}
 			if r := raw(t, db, lin.ID); str(r.FamilyName) != "T." {
 				t.Errorf("a refused call changed the row: %+v", r)
+			}
+			// Joined models hide their deprecated columns too.
+			var jo Order
+			q := cur.Joins("Buyer").Where("orders.buyer_id IS NOT NULL")
+			if sql := q.Session(&gorm.Session{DryRun: true}).Find(&[]Order{}).Statement.SQL.String(); strings.Contains(sql, "Buyer__name") || !strings.Contains(sql, "Buyer__given_name") {
+				t.Errorf("L(c) Joins SELECT = %s", sql)
+			}
+			must(t, q.First(&jo).Error)
+			if jo.Buyer == nil || jo.Buyer.Name != "" || jo.Buyer.Email == "" {
+				t.Errorf("L(c) Joins: %+v", jo.Buyer)
 			}
 			// GORM's cached schema is untouched: a plain session still sees Name.
 			var plain CustomerV2

@@ -101,6 +101,10 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	if err := p.registerCallbacks(db); err != nil {
 		return err
 	}
+	if db.Config.Logger != nil {
+		db.Config.Logger = &scanLogger{Interface: db.Config.Logger, p: p}
+	}
+	p.installSelectBuilder(db)
 	if err := store.Journal(ctx, p.db, "instance", p.release, fmt.Sprintf("instance %s started (pid %d on %s) in %s", p.inst.ID, p.inst.PID, host, p.Mode())); err != nil {
 		p.opts.logf("tandem: %v", err)
 	}

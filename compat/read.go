@@ -19,8 +19,10 @@ func (p *Plugin) beforeQuery(db *gorm.DB) {
 	p.hideColumns(db, pl, st.snap.mode)
 }
 
-// beforeRow does the same for Row, Rows and Scan.
+// beforeRow does the same for Row, Rows and Scan, and marks the statement
+// so that models Scan fills afterwards are upgraded (see scan.go).
 func (p *Plugin) beforeRow(db *gorm.DB) {
+	markScan(db)
 	p.beforeQuery(db)
 }
 

@@ -108,7 +108,8 @@ func (r *Runner) applyInTx(ctx context.Context, db *gorm.DB, m *Migration, stmts
 // progress after each one so that a failed run resumes where it stopped.
 func (r *Runner) applyStepwise(ctx context.Context, db *gorm.DB, m *Migration, stmts []sqlsplit.Statement, row *store.Migration, resume int) error {
 	if resume > len(stmts) {
-		resume = 0
+		return &MigrationError{ID: m.ID, File: m.File(r.dialect), Err: fmt.Errorf("the file now has %d statement(s) but %d already ran", len(stmts), resume),
+			Partial: true, Statement: resume + 1}
 	}
 	row.StatementsDone = resume
 	if err := store.SaveMigration(ctx, db, row); err != nil {

@@ -2,6 +2,7 @@ package migrations
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -48,7 +49,16 @@ func (r *Runner) run(ctx context.Context, phase versions.Phase, target versions.
 	}
 	start := time.Now()
 	rep := &Report{Phase: phase, Target: target.String(), Applied: []string{}}
-	err = r.locked(ctx, func(db *gorm.DB) error {
+	err = r.locked(ctx, func(db *gorm.DB) (err error) {
+		defer func() {
+			if errors.Is(err, ErrFailed) {
+				// A run that failed is journaled too; a refused one changes
+				// nothing, not even the journal.
+				if jerr := store.Journal(context.WithoutCancel(ctx), db, phase.String(), target, "failed: "+firstLine(err.Error())); jerr != nil {
+					r.logf("journal: %v", jerr)
+				}
+			}
+		}()
 		v, err := r.readView(ctx, db, target)
 		if err != nil {
 			return err

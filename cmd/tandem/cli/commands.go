@@ -84,6 +84,8 @@ func phaseCommand(phase versions.Phase, summary, example string) *command {
 			fs.BoolVar(&dryRun, "dry-run", false, "print what would run, with its SQL, and change nothing")
 			if phase == versions.PhaseContract {
 				fs.BoolVar(&yes, "yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
+			} else {
+				fs.BoolVar(&yes, "yes", false, "accepted for symmetry with contract; "+name+" is not destructive and never asks")
 			}
 		},
 		run: func(ctx context.Context, a *app, fs *flag.FlagSet) int {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"time"
 
@@ -54,40 +53,8 @@ func (p *Plugin) heartbeat(ctx context.Context) {
 	}
 }
 
-// specJSON is how a model's declaration is recorded in tandem_models.
-type specJSON struct {
-	Model      string      `json:"model"`
-	Table      string      `json:"table"`
-	PrimaryKey []string    `json:"primary_key"`
-	Stamp      string      `json:"stamp"`
-	Columns    []columnDef `json:"columns,omitempty"`
-	Upgrades   bool        `json:"upgrades"`
-	Downgrades bool        `json:"downgrades"`
-}
-
-type columnDef struct {
-	Column     string `json:"column"`
-	Field      string `json:"field"`
-	Added      string `json:"added,omitempty"`
-	Deprecated string `json:"deprecated,omitempty"`
-}
-
 // SpecJSON encodes a spec as the model registry records it.
-func SpecJSON(s *model.Spec) string {
-	j := specJSON{Model: s.Model, Table: s.Table, PrimaryKey: s.PrimaryKey, Stamp: s.StampColumn, Upgrades: s.Upgrades, Downgrades: s.Downgrades}
-	for _, f := range s.Fields {
-		c := columnDef{Column: f.Column, Field: f.Name}
-		if !f.Added.IsZero() {
-			c.Added = f.Added.String()
-		}
-		if !f.Deprecated.IsZero() {
-			c.Deprecated = f.Deprecated.String()
-		}
-		j.Columns = append(j.Columns, c)
-	}
-	b, _ := json.Marshal(j)
-	return string(b)
-}
+func SpecJSON(s *model.Spec) string { return store.NewSpecDoc(s).JSON() }
 
 // registerModels records every declared model in tandem_models.
 func (p *Plugin) registerModels(ctx context.Context) error {

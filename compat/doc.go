@@ -20,8 +20,10 @@
 // names it, does not stop the stamp: the plugin adds the column back, because
 // a row written without its stamp would look older than it is.
 //
-// Models without model.Stamp are not touched: the statements GORM builds for
-// them are exactly those it builds without the plugin.
+// Models without an obj_version column are not touched: the statements GORM
+// builds for them are exactly those it builds without the plugin. The column
+// name obj_version is reserved for the stamp (see package model): a model
+// that maps a field to it is treated as stamped.
 //
 // # What the plugin cannot see
 //

@@ -2,7 +2,9 @@
 //
 // A model opts in by embedding [Stamp], which adds the object-version column
 // obj_version: the release that last wrote the row (0 means the row was
-// written before tandem). Fields that change between releases carry a
+// written before tandem). The column name obj_version is reserved: any
+// field mapped to it is the stamp, must be an int64, and is set by the
+// compat plugin on every write. Fields that change between releases carry a
 // `tandem` struct tag:
 //
 //	added=2.0                 the column is created by the 2.0 expand

@@ -2,7 +2,12 @@ package compat
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/tandemdb/tandem/internal/dialect"
+	"github.com/tandemdb/tandem/internal/store"
 
 	"github.com/tandemdb/tandem/versions"
 )
@@ -21,6 +26,49 @@ func (p *Plugin) guard(states map[versions.Version]versions.State) error {
 	return nil
 }
 
+// ErrRefillPending: rows written in L(c) of a newer release still lack
+// their deprecated values after a flip back.
+var ErrRefillPending = errors.New("compat: a newer release was flipped back and its rows are not refilled yet")
+
+// refillGuard keeps an older binary out while a newer release, flipped back
+// to L(m), still has rows written in L(c) (marked in their stamp): their
+// deprecated columns are empty until `tandem migrate` refills them.
+func (p *Plugin) refillGuard(ctx context.Context, states map[versions.Version]versions.State) error {
+	var newer []versions.Version
+	for r, s := range states {
+		if p.release.Less(r) && s == versions.StateExpanded {
+			newer = append(newer, r)
+		}
+	}
+	if len(newer) == 0 {
+		return nil
+	}
+	models, err := store.Models(ctx, p.db)
+	if err != nil {
+		return err
+	}
+	d := dialect.Of(p.db)
+	seen := map[string]bool{}
+	for _, m := range models {
+		doc, err := m.Doc()
+		if err != nil || doc.Stamp == "" || seen[doc.Table] || !p.db.WithContext(ctx).Migrator().HasTable(doc.Table) {
+			continue
+		}
+		seen[doc.Table] = true
+		for _, r := range newer {
+			var n int64
+			q := "SELECT COUNT(*) FROM (SELECT 1 AS x FROM " + dialect.QuoteIdent(d, doc.Table) + " WHERE " + dialect.QuoteIdent(d, doc.Stamp) + " = ? LIMIT 1) t"
+			if err := p.db.WithContext(ctx).Raw(q, r.MarkedStamp()).Scan(&n).Error; err != nil {
+				return fmt.Errorf("compat: check refill of %s: %w", doc.Table, err)
+			}
+			if n > 0 {
+				return &GuardError{Release: p.release, Other: r, State: versions.StateExpanded, Err: ErrRefillPending, Table: doc.Table}
+			}
+		}
+	}
+	return nil
+}
+
 // waitForGuard checks the guard, waiting up to the start timeout for the
 // expand of this release when asked to.
 func (p *Plugin) waitForGuard(ctx context.Context) (map[versions.Version]versions.State, error) {
@@ -32,6 +80,9 @@ func (p *Plugin) waitForGuard(ctx context.Context) (map[versions.Version]version
 			return nil, err
 		}
 		gerr := p.guard(states)
+		if gerr == nil {
+			gerr = p.refillGuard(ctx, states)
+		}
 		ge, _ := gerr.(*GuardError)
 		if gerr == nil || ge == nil || ge.Err != ErrExpandNotApplied || time.Now().After(deadline) {
 			return states, gerr

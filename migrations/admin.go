@@ -353,6 +353,22 @@ func (r *Runner) Check(ctx context.Context, target versions.Version) (*CheckResu
 				}
 			}
 			if ph == versions.PhaseMigrate {
+				tables, err := r.tablesOn(ctx, r.db.WithContext(ctx))
+				if err != nil {
+					return nil, err
+				}
+				for _, t := range tables {
+					stale, err := AnyStale(ctx, r.db.WithContext(ctx), t, target)
+					if err != nil {
+						return nil, err
+					}
+					if stale {
+						res.Code = ExitMigratePending
+						res.Reason = fmt.Sprintf("backfill pending: table %s has rows stamped below %s", t.Table, target)
+						res.Next = fmt.Sprintf("tandem migrate --release %s", target)
+						return res, nil
+					}
+				}
 				if rel, st, ok := r.firstBelow(v, target, versions.StateContractReady); ok {
 					res.Code = ExitWaitingFlag
 					res.Reason = fmt.Sprintf("release %s is %s, waiting for the ready-for-contract flag", rel, st)

@@ -148,6 +148,8 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.Is(err, ErrGateRefused):
+		return ExitBlocked
 	case errors.As(err, &oe):
 		return oe.Code
 	case errors.Is(err, ErrMoreWork):

@@ -36,6 +36,13 @@ func (r *Runner) apply(ctx context.Context, db *gorm.DB, s Step) error {
 	if err != nil {
 		return &MigrationError{ID: m.ID, File: s.File, Err: err}
 	}
+	if _, _, isBackfill, err := r.sqlBackfill(m); err != nil {
+		return &MigrationError{ID: m.ID, File: s.File, Err: err}
+	} else if isBackfill {
+		// Its SET list runs in the backfill that follows the migrate
+		// steps, on every migrate, for the rows still stale.
+		stmts = nil
+	}
 	row := &store.Migration{
 		ID: m.ID.String(), Release: m.ID.Release.String(), ReleaseStamp: m.ID.Release.Stamp(),
 		Phase: m.ID.Phase.String(), Seq: m.ID.Seq, Kind: string(m.Kind), Checksum: m.Checksum(r.dialect),

@@ -14,11 +14,12 @@ import (
 
 // Report says what a phase run did.
 type Report struct {
-	Phase    versions.Phase `json:"phase"`
-	Target   string         `json:"target"`
-	Applied  []string       `json:"applied"`
-	Duration time.Duration  `json:"duration_ns"`
-	Schema   string         `json:"schema_version"`
+	Phase    versions.Phase   `json:"phase"`
+	Target   string           `json:"target"`
+	Applied  []string         `json:"applied"`
+	Duration time.Duration    `json:"duration_ns"`
+	Schema   string           `json:"schema_version"`
+	Backfill []BackfillResult `json:"backfill,omitempty"`
 }
 
 // Expand applies the pending expand migrations of every release up to target
@@ -29,9 +30,25 @@ func (r *Runner) Expand(ctx context.Context, target versions.Version) (*Report, 
 }
 
 // Migrate applies the pending migrate migrations of every release up to
-// target. It is refused while an expand up to target is pending.
+// target, then backfills every versioned table: rows stamped below target
+// are converted (the models' converters, or a SQL backfill) in keyset
+// batches of short transactions, and after a flip back the rows written in
+// L(c) get their deprecated values back. It is refused while an expand up
+// to target is pending. With BackfillOptions.MaxRows it stops early with
+// ErrMoreWork (exit code 8).
 func (r *Runner) Migrate(ctx context.Context, target versions.Version) (*Report, error) {
-	return r.run(ctx, versions.PhaseMigrate, target)
+	rep, err := r.run(ctx, versions.PhaseMigrate, target)
+	if err != nil {
+		return rep, err
+	}
+	target, _ = r.resolve(target)
+	rep.Backfill, err = r.runBackfill(ctx, target)
+	for _, b := range rep.Backfill {
+		if b.Rows > 0 || b.Remaining > 0 {
+			r.logf("backfill %s (%s): %d row(s) converted, %d retried, %d still stale", b.Table, b.Kind, b.Rows, b.Conflicts, b.Remaining)
+		}
+	}
+	return rep, err
 }
 
 // Contract applies the pending contract migrations of every release up to
@@ -186,12 +203,6 @@ func stateRank(s versions.State) int {
 }
 
 func (r *Runner) contract(ctx context.Context, db *gorm.DB, v *view, target versions.Version, rep *Report) error {
-	if err := r.requireDone(v, versions.PhaseContract, target, versions.PhaseExpand); err != nil {
-		return err
-	}
-	if err := r.requireDone(v, versions.PhaseContract, target, versions.PhaseMigrate); err != nil {
-		return err
-	}
 	steps := v.pending(r.dialect, versions.PhaseContract, target)
 	for _, rel := range r.src.Releases() {
 		if rel.Compare(target) > 0 {
@@ -202,34 +213,68 @@ func (r *Runner) contract(ctx context.Context, db *gorm.DB, v *view, target vers
 			continue
 		}
 		if st != versions.StateContracted {
-			if err := r.allowContract(ctx, db, rel, st); err != nil {
+			if err := r.contractRelease(ctx, db, v, rel, target, steps, rep); err != nil {
 				return err
 			}
+			continue
 		}
-		for _, s := range steps {
-			if s.Migration.ID.Release == rel {
-				if err := r.apply(ctx, db, s); err != nil {
-					return err
-				}
-				rep.Applied = append(rep.Applied, s.ID)
-			}
-		}
-		if err := r.advance(ctx, db, v, rel, versions.StateContracted); err != nil {
+		// Contract migrations added to a release already contracted.
+		if err := r.applyRelease(ctx, db, rel, steps, rep); err != nil {
 			return err
 		}
 	}
 	return store.Journal(ctx, db, "contract", target, fmt.Sprintf("applied %v", rep.Applied))
 }
 
-// allowContract is the one place where the contract of a release is
-// allowed or refused: the ready-for-contract flag first, then every gate.
-func (r *Runner) allowContract(ctx context.Context, db *gorm.DB, rel versions.Version, st versions.State) error {
-	if st != versions.StateContractReady {
-		return &FlagError{Release: rel, State: st}
+// contractRelease is the one place where the contract of a release is
+// allowed or refused (the gate), and where the database is made to enforce
+// coverage while the contract's DDL runs.
+func (r *Runner) contractRelease(ctx context.Context, db *gorm.DB, v *view, rel, target versions.Version, steps []Step, rep *Report) error {
+	if err := r.gate(ctx, db, v, rel, target); err != nil {
+		return err
 	}
-	for _, g := range r.gates {
-		if err := g.AllowContract(ctx, db, rel); err != nil {
+	r.stage("gate passed")
+	if r.allowDrops {
+		if err := store.Journal(ctx, db, "override", rel, "contract allowed to drop or alter columns no model declares deprecated"); err != nil {
 			return err
+		}
+	}
+	tables, err := r.tablesOn(ctx, db)
+	if err != nil {
+		return err
+	}
+	undo, err := r.enforceCoverage(ctx, db, rel, tables)
+	if err != nil {
+		if cerr := undo(); cerr != nil {
+			r.logf("remove coverage enforcement: %v", cerr)
+		}
+		return err
+	}
+	r.stage("coverage enforced")
+	err = r.archiveDeprecated(ctx, db, rel)
+	if err == nil {
+		r.stage("archived")
+		err = r.applyRelease(ctx, db, rel, steps, rep)
+	}
+	if err == nil {
+		r.stage("contract migrations applied")
+	}
+	if cerr := undo(); cerr != nil && err == nil {
+		err = fmt.Errorf("migrations: remove coverage enforcement after the contract of %s: %w", rel, cerr)
+	}
+	if err != nil {
+		return err
+	}
+	return r.advance(ctx, db, v, rel, versions.StateContracted)
+}
+
+func (r *Runner) applyRelease(ctx context.Context, db *gorm.DB, rel versions.Version, steps []Step, rep *Report) error {
+	for _, s := range steps {
+		if s.Migration.ID.Release == rel {
+			if err := r.apply(ctx, db, s); err != nil {
+				return err
+			}
+			rep.Applied = append(rep.Applied, s.ID)
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/tandemdb/tandem/internal/dblock"
 	"github.com/tandemdb/tandem/internal/dialect"
 	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/model"
 	"github.com/tandemdb/tandem/versions"
 )
 
@@ -45,6 +46,13 @@ type Runner struct {
 	gates       []Gate
 	logf        func(format string, args ...any)
 	extraGo     []GoMigration
+	modelValues []any
+	models      []*model.Spec // the service's models, for the converter backfill
+	backfill    BackfillOptions
+	soak        time.Duration
+	noArchive   bool
+	allowDrops  bool
+	observe     func(stage string)
 }
 
 // Option configures a Runner; options validate their input.
@@ -53,6 +61,25 @@ type Option func(*Runner) error
 // WithGoMigrations adds Go migrations to those registered with Register.
 func WithGoMigrations(gos ...GoMigration) Option {
 	return func(r *Runner) error { r.extraGo = append(r.extraGo, gos...); return nil }
+}
+
+// WithModels gives the runner the service's models (pointers to values of
+// the model types). The migrate phase's backfill converts their rows with
+// the models' converters (model.Upgrader, model.Downgrader); without them it
+// can only restamp tables whose shape does not change, or run SQL backfills.
+func WithModels(models ...any) Option {
+	return func(r *Runner) error { r.modelValues = append(r.modelValues, models...); return nil }
+}
+
+// WithBackfill tunes the backfill of the migrate phase.
+func WithBackfill(o BackfillOptions) Option {
+	return func(r *Runner) error {
+		if o.BatchSize < 0 || o.MaxRows < 0 || o.RateLimit < 0 || o.Pause < 0 || o.TargetBatch < 0 || o.MaxPasses < 0 {
+			return errors.New("migrations: negative backfill option")
+		}
+		r.backfill = o
+		return nil
+	}
 }
 
 // WithLockTimeout sets how long a runner waits for another runner's lock
@@ -117,6 +144,17 @@ func New(db *gorm.DB, fsys fs.FS, opts ...Option) (*Runner, error) {
 	for _, o := range opts {
 		if err := o(r); err != nil {
 			return nil, err
+		}
+	}
+	if len(r.modelValues) > 0 {
+		reg := model.NewRegistry()
+		if err := reg.Register(db, r.modelValues...); err != nil {
+			return nil, fmt.Errorf("migrations: %w", err)
+		}
+		for _, s := range reg.Specs() {
+			if s.Stamped() {
+				r.models = append(r.models, s)
+			}
 		}
 	}
 	src, err := Load(fsys, append(Registered(), r.extraGo...)...)

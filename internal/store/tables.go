@@ -74,7 +74,7 @@ func (Event) TableName() string { return JournalTable }
 
 // All returns a value of each table's model, in creation order.
 func All() []any {
-	return []any{&Migration{}, &Release{}, &Event{}, &Instance{}, &ModelSpec{}}
+	return []any{&Migration{}, &Release{}, &Event{}, &Instance{}, &ModelSpec{}, &Backfill{}}
 }
 
 // Ensure creates the tandem_ tables that do not exist yet. It never alters

@@ -142,7 +142,7 @@ func TestUpgradeThroughTheCLI(t *testing.T) {
 		}
 		c(0, "expand")
 		c(4, "check")
-		c(4, "contract", "--yes") // before migrate: refused with the code of what is pending
+		c(7, "contract", "--yes") // before migrate: the gate refuses, listing every reason
 		c(0, "migrate")
 		c(5, "check", "--release", "2.0")
 		c(7, "contract", "--yes")

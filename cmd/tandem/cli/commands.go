@@ -40,6 +40,7 @@ func engineCommands() []*command {
 			"tandem validate --dir migrations", false, runValidate),
 		flagCommand(),
 		instancesCommand(),
+		coverageCommand(),
 	}
 }
 

@@ -1,0 +1,393 @@
+//go:build unix
+
+package compat_test
+
+// Benchmarks of the plugin against plain GORM. They run only with -bench;
+// `go run ./internal/bench` runs them and writes docs/BENCHMARKS.md.
+//
+// Names pair up as Benchmark<Op>/<dialect>/<model>/<variant>, the variant
+// being plain (no plugin) or plugin. Every leaf gets a fresh database with
+// the same benchRows seeded rows, so the two sides of a pair do the same
+// work apart from the plugin's. SQLite runs in memory, one connection, to
+// isolate the CPU cost; PostgreSQL is the server of internal/dbtest and is
+// skipped when unreachable. Besides ns/op and allocs/op, every leaf reports
+// cpu-ns/op, the process's CPU time per operation. The file builds on unix
+// only, for getrusage.
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/tandemdb/tandem/compat"
+	"github.com/tandemdb/tandem/internal/dbtest"
+	"github.com/tandemdb/tandem/internal/dialect"
+	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/model"
+	"github.com/tandemdb/tandem/versions"
+)
+
+// benchRows is how many rows each benchmark database is seeded with, and
+// how many rows BenchmarkFind100 loads.
+const benchRows = 100
+
+var benchV1, benchV2 = versions.MustParse("1.0"), versions.MustParse("2.0")
+
+// benchItem is an unversioned model: no model.Stamp.
+type benchItem struct {
+	ID   uint `gorm:"primaryKey"`
+	Text string
+	Hits int
+}
+
+// benchStamped is stamped but changes nothing in 2.0: the plugin only
+// stamps its writes.
+type benchStamped struct {
+	ID   uint `gorm:"primaryKey"`
+	Text string
+	Hits int
+	model.Stamp
+}
+
+// benchPerson is release 2.0's view of bench_people, as CustomerV2: Name is
+// split into GivenName and FamilyName.
+type benchPerson struct {
+	ID         uint   `gorm:"primaryKey"`
+	Name       string `tandem:"deprecated=2.0"`
+	GivenName  string `gorm:"size:100" tandem:"added=2.0"`
+	FamilyName string `gorm:"size:100" tandem:"added=2.0"`
+	Email      string
+	model.Stamp
+}
+
+func (benchPerson) TableName() string { return "bench_people" }
+
+// TandemUpgrade fills the 2.0 fields from Name for rows written by 1.x.
+func (c *benchPerson) TandemUpgrade(from versions.Version) error {
+	c.GivenName, c.FamilyName, _ = strings.Cut(c.Name, " ")
+	return nil
+}
+
+// TandemDowngrade keeps Name right for 1.x instances.
+func (c *benchPerson) TandemDowngrade() error {
+	c.Name = strings.TrimSpace(c.GivenName + " " + c.FamilyName)
+	return nil
+}
+
+// benchPersonV1 is release 1.0's view of bench_people, used to seed rows
+// stamped 1.0 so that 2.0(m) reads run the upgrade converter.
+type benchPersonV1 struct {
+	ID    uint `gorm:"primaryKey"`
+	Name  string
+	Email string
+	model.Stamp
+}
+
+func (benchPersonV1) TableName() string { return "bench_people" }
+
+// benchNames are the values writes cycle through, made up front so that
+// building them is not timed. An update of the row at ids[j] always writes
+// the j-th values (and Hits stays below 128), so rows keep their size after
+// the first pass; SQLite rewrites a row whose size changes at several times
+// the cost, which would only blur the comparison.
+var benchNames = func() []string {
+	s := make([]string, benchRows)
+	for i := range s {
+		s[i] = "name" + strconv.Itoa(i)
+	}
+	return s
+}()
+
+// benchKind is one model the benchmarks run on and what each operation does
+// with it.
+type benchKind struct {
+	name   string
+	table  any                    // created by AutoMigrate
+	seed   func(g *gorm.DB) error // writes benchRows rows, without the plugin
+	states map[versions.Version]versions.State
+	opts   []compat.Option
+	create func(g *gorm.DB, i int) error
+	first  func(g *gorm.DB, id uint) error
+	find   func(g *gorm.DB) (int, error)
+	update func(g *gorm.DB, id uint, i int) error
+	// check, if set, verifies before timing that the database behaves as
+	// the benchmark claims (e.g. that reads really run the converter).
+	check func(g *gorm.DB, withPlugin bool) error
+}
+
+func benchKinds() []benchKind {
+	return []benchKind{benchUnversioned(), benchStampedKind(), benchConverters()}
+}
+
+// benchUpdateKinds adds, for Updates, a converters model updated on a
+// column that is not transitional (the plugin leaves such updates alone).
+func benchUpdateKinds() []benchKind {
+	k := benchConverters()
+	k.name = "converters-email"
+	k.update = func(g *gorm.DB, id uint, i int) error {
+		return g.Model(&benchPerson{ID: id}).Updates(benchPerson{Email: benchNames[i%benchRows]}).Error
+	}
+	return append(benchKinds(), k)
+}
+
+func benchUnversioned() benchKind {
+	return benchKind{
+		name:  "unversioned",
+		table: &benchItem{},
+		seed: func(g *gorm.DB) error {
+			rows := make([]benchItem, benchRows)
+			for i := range rows {
+				rows[i] = benchItem{Text: benchNames[i], Hits: i}
+			}
+			return g.CreateInBatches(&rows, 50).Error
+		},
+		states: map[versions.Version]versions.State{benchV2: versions.StateExpanded},
+		create: func(g *gorm.DB, i int) error {
+			return g.Create(&benchItem{Text: benchNames[i%benchRows], Hits: i % benchRows}).Error
+		},
+		first: func(g *gorm.DB, id uint) error { var r benchItem; return g.First(&r, id).Error },
+		find: func(g *gorm.DB) (int, error) {
+			var rs []benchItem
+			err := g.Find(&rs).Error
+			return len(rs), err
+		},
+		update: func(g *gorm.DB, id uint, i int) error {
+			return g.Model(&benchItem{ID: id}).Updates(benchItem{Text: benchNames[i%benchRows], Hits: i%benchRows + 1}).Error
+		},
+	}
+}
+
+func benchStampedKind() benchKind {
+	return benchKind{
+		name:  "stamped",
+		table: &benchStamped{},
+		seed: func(g *gorm.DB) error {
+			rows := make([]benchStamped, benchRows)
+			for i := range rows {
+				rows[i] = benchStamped{Text: benchNames[i], Hits: i}
+			}
+			return g.CreateInBatches(&rows, 50).Error
+		},
+		states: map[versions.Version]versions.State{benchV2: versions.StateExpanded},
+		create: func(g *gorm.DB, i int) error {
+			return g.Create(&benchStamped{Text: benchNames[i%benchRows], Hits: i % benchRows}).Error
+		},
+		first: func(g *gorm.DB, id uint) error { var r benchStamped; return g.First(&r, id).Error },
+		find: func(g *gorm.DB) (int, error) {
+			var rs []benchStamped
+			err := g.Find(&rs).Error
+			return len(rs), err
+		},
+		update: func(g *gorm.DB, id uint, i int) error {
+			return g.Model(&benchStamped{ID: id}).Updates(benchStamped{Text: benchNames[i%benchRows], Hits: i%benchRows + 1}).Error
+		},
+	}
+}
+
+// benchConverters is the 2.0 model in 2.0(m) over rows stamped 1.0: reads
+// run the upgrade converter, writes the downgrade converter, and Updates of
+// the added fields take the plugin's read-modify-write path.
+func benchConverters() benchKind {
+	return benchKind{
+		name:  "converters",
+		table: &benchPerson{},
+		seed: func(g *gorm.DB) error {
+			rows := make([]benchPersonV1, benchRows)
+			for i := range rows {
+				rows[i] = benchPersonV1{Name: "Ada " + benchNames[i], Email: benchNames[i] + "@example.com",
+					Stamp: model.Stamp{ObjVersion: benchV1.Stamp()}}
+			}
+			return g.CreateInBatches(&rows, 50).Error
+		},
+		states: map[versions.Version]versions.State{benchV1: versions.StateContracted, benchV2: versions.StateExpanded},
+		opts:   []compat.Option{compat.WithModels(&benchPerson{})},
+		create: func(g *gorm.DB, i int) error {
+			return g.Create(&benchPerson{GivenName: "Ada", FamilyName: benchNames[i%benchRows], Email: "ada@example.com"}).Error
+		},
+		first: func(g *gorm.DB, id uint) error { var r benchPerson; return g.First(&r, id).Error },
+		find: func(g *gorm.DB) (int, error) {
+			var rs []benchPerson
+			err := g.Find(&rs).Error
+			return len(rs), err
+		},
+		update: func(g *gorm.DB, id uint, i int) error {
+			return g.Model(&benchPerson{ID: id}).Updates(benchPerson{GivenName: "Grace", FamilyName: benchNames[i%benchRows]}).Error
+		},
+		check: func(g *gorm.DB, withPlugin bool) error {
+			var r benchPerson
+			if err := g.Order("id").First(&r).Error; err != nil {
+				return err
+			}
+			if want := map[bool]string{true: "Ada", false: ""}[withPlugin]; r.GivenName != want || r.ObjVersion != benchV1.Stamp() {
+				return fmt.Errorf("read %+v, want GivenName %q from a row stamped %s", r, want, benchV1)
+			}
+			return nil
+		},
+	}
+}
+
+// benchDialects are the dialects the benchmarks run on.
+var benchDialects = []dialect.Name{dialect.SQLite, dialect.Postgres}
+
+// benchEach runs fn as Benchmark.../<dialect>/<kind>/{plain,plugin}, each
+// leaf on a fresh database seeded with benchRows rows, whose ids it gets.
+func benchEach(b *testing.B, kinds []benchKind, fn func(b *testing.B, k benchKind, g *gorm.DB, ids []uint)) {
+	for _, d := range benchDialects {
+		b.Run(string(d), func(b *testing.B) {
+			dbtest.Require(b, d)
+			for _, k := range kinds {
+				b.Run(k.name, func(b *testing.B) {
+					for _, variant := range []string{"plain", "plugin"} {
+						b.Run(variant, func(b *testing.B) {
+							g, ids := benchDB(b, d, k, variant == "plugin")
+							b.ReportAllocs()
+							cpu := benchCPU()
+							fn(b, k, g, ids)
+							if b.N > 0 {
+								b.ReportMetric(float64(benchCPU()-cpu)/float64(b.N), "cpu-ns/op")
+							}
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+// benchDB opens a fresh database of dialect d, creates and seeds k's table,
+// and installs the plugin of 2.0 when asked, after setting the release
+// states as `tandem expand` would (the same setup as plugged).
+func benchDB(b *testing.B, d dialect.Name, k benchKind, withPlugin bool) (*gorm.DB, []uint) {
+	b.Helper()
+	ctx := context.Background()
+	var g *gorm.DB
+	if d == dialect.SQLite {
+		g = benchMemory(b)
+	} else {
+		g = dbtest.New(b, d).Gorm
+	}
+	if err := g.AutoMigrate(k.table); err != nil {
+		b.Fatal(err)
+	}
+	if err := k.seed(g); err != nil {
+		b.Fatalf("seed %s: %v", k.name, err)
+	}
+	var ids []uint
+	if err := g.Model(k.table).Order("id").Pluck("id", &ids).Error; err != nil || len(ids) != benchRows {
+		b.Fatalf("seeded %d rows of %s (%v), want %d", len(ids), k.name, err, benchRows)
+	}
+	if withPlugin {
+		if err := store.Ensure(ctx, g); err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range []versions.Version{benchV1, benchV2} {
+			if s, ok := k.states[r]; ok {
+				if err := store.ForceState(ctx, g, r, s, "benchmark setup"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		p := compat.New(benchV2, k.opts...)
+		if err := g.Use(p); err != nil {
+			b.Fatalf("Use(compat %s): %v", benchV2, err)
+		}
+		b.Cleanup(func() { _ = p.Close() })
+		if p.Mode() != compat.ModeDual {
+			b.Fatalf("plugin runs in %s, want %s", p.Mode(), compat.ModeDual)
+		}
+	}
+	if k.check != nil {
+		if err := k.check(g, withPlugin); err != nil {
+			b.Fatalf("%s: %v", k.name, err)
+		}
+	}
+	return g, ids
+}
+
+// benchCPU returns the CPU time the process has used (user and system,
+// every thread, so the plugin's background work and the garbage collector
+// count), in nanoseconds. Unlike ns/op it leaves out the time spent waiting
+// for a core, which makes it the steadier measure on a loaded machine.
+func benchCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// benchMemory opens a private in-memory SQLite database (one connection,
+// held open until cleanup).
+func benchMemory(b *testing.B) *gorm.DB {
+	b.Helper()
+	t, err := dialect.ParseDSN("sqlite::memory:")
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := dialect.Open(context.Background(), t, &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = sqlDB.Close() })
+	return g
+}
+
+func BenchmarkCreate(b *testing.B) {
+	benchEach(b, benchKinds(), func(b *testing.B, k benchKind, g *gorm.DB, _ []uint) {
+		i := 0
+		for b.Loop() {
+			if err := k.create(g, i); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+func BenchmarkFirst(b *testing.B) {
+	benchEach(b, benchKinds(), func(b *testing.B, k benchKind, g *gorm.DB, ids []uint) {
+		i := 0
+		for b.Loop() {
+			if err := k.first(g, ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+func BenchmarkFind100(b *testing.B) {
+	benchEach(b, benchKinds(), func(b *testing.B, k benchKind, g *gorm.DB, _ []uint) {
+		for b.Loop() {
+			n, err := k.find(g)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n != benchRows {
+				b.Fatalf("Find loaded %d rows, want %d", n, benchRows)
+			}
+		}
+	})
+}
+
+func BenchmarkUpdates(b *testing.B) {
+	benchEach(b, benchUpdateKinds(), func(b *testing.B, k benchKind, g *gorm.DB, ids []uint) {
+		i := 0
+		for b.Loop() {
+			if err := k.update(g, ids[i%len(ids)], i); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}

@@ -1,0 +1,628 @@
+package migrations
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+
+	"github.com/tandemdb/tandem/internal/dblock"
+	"github.com/tandemdb/tandem/internal/dialect"
+	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/model"
+	"github.com/tandemdb/tandem/versions"
+)
+
+// BackfillOptions tunes the backfill of the migrate phase.
+type BackfillOptions struct {
+	BatchSize   int           // first batch size (default 500); it adapts to TargetBatch
+	TargetBatch time.Duration // aimed duration of one batch (default 200ms)
+	MaxRows     int64         // stop after this many rows (0: no limit); the run returns ErrMoreWork
+	RateLimit   float64       // at most this many rows per second (0: no limit)
+	Pause       time.Duration // pause between batches
+	MaxPasses   int           // passes over a table, to retry rows changed meanwhile (default 3)
+	Progress    func(Progress)
+}
+
+// Progress reports a table's backfill after each batch.
+type Progress struct {
+	Release   string        `json:"release"`
+	Table     string        `json:"table"`
+	Kind      string        `json:"kind"`
+	Done      int64         `json:"done"`
+	Estimated int64         `json:"estimated"` // rows to do when the table started
+	Conflicts int64         `json:"conflicts"` // rows changed by others meanwhile, retried
+	Rate      float64       `json:"rows_per_second"`
+	ETA       time.Duration `json:"eta_ns"`
+	Finished  bool          `json:"finished"`
+}
+
+// BackfillResult is what the backfill did to one table.
+type BackfillResult struct {
+	Table     string `json:"table"`
+	Kind      string `json:"kind"`
+	Rows      int64  `json:"rows"`
+	Conflicts int64  `json:"conflicts"`
+	Batches   int64  `json:"batches"`
+	Remaining int64  `json:"remaining"` // stale rows left (written by older instances meanwhile)
+}
+
+// Backfill kinds.
+const (
+	BackfillConvert = "convert" // the model's converters, in Go
+	BackfillSQL     = "sql"     // SET expressions from a migrate file
+	BackfillRestamp = "restamp" // the table's shape did not change: only the stamp moves
+)
+
+// job is the backfill of one table towards release target.
+type job struct {
+	table   VersionedTable
+	kind    string
+	target  versions.Version
+	change  versions.Version // newest release <= target that changes the table (zero: none)
+	spec    *model.Spec      // convert
+	set     string           // sql
+	refill  bool             // also refill rows marked L(c) (flip back), with the downgrade converter
+	colsCAS []string         // convert: the transitional columns compared and written
+}
+
+// backfillAnnotation marks a migrate file whose body is SET expressions.
+const backfillAnnotation = "backfill"
+
+// sqlBackfill returns the table and SET list of a migrate file annotated
+// `-- tandem:backfill <table>`.
+func (r *Runner) sqlBackfill(m *Migration) (table, set string, ok bool, err error) {
+	if m.Kind != KindSQL || m.ID.Phase != versions.PhaseMigrate {
+		return "", "", false, nil
+	}
+	stmts, opts, err := m.Statements(r.dialect)
+	if err != nil {
+		return "", "", false, err
+	}
+	table, ok = opts.Annotations[backfillAnnotation]
+	if !ok {
+		return "", "", false, nil
+	}
+	table = strings.TrimSpace(table)
+	if table == "" || len(stmts) != 1 {
+		return "", "", false, fmt.Errorf("%s: a backfill file names its table (-- tandem:backfill customers) and holds one SET list, e.g. given_name = name", m.File(r.dialect))
+	}
+	return table, stmts[0].SQL, true, nil
+}
+
+// jobs plans the backfill of every versioned table towards target.
+func (r *Runner) jobs(ctx context.Context, db *gorm.DB, v *view, target versions.Version) ([]job, error) {
+	tables, err := r.tablesOn(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	models, err := store.Models(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	changes := map[string][]versions.Version{} // table -> releases that change it
+	note := func(table, rel string) {
+		if x, err := versions.Parse(rel); err == nil && x.Compare(target) <= 0 {
+			changes[table] = append(changes[table], x)
+		}
+	}
+	for _, m := range models {
+		doc, err := m.Doc()
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range doc.Columns {
+			note(doc.Table, c.Added)
+			note(doc.Table, c.Deprecated)
+		}
+	}
+	specs := map[string]*model.Spec{}
+	for _, s := range r.models {
+		specs[s.Table] = s
+		for _, rel := range s.Releases() {
+			note(s.Table, rel.String())
+		}
+	}
+	sqls := map[string]map[versions.Version]string{} // table -> release -> SET
+	for _, m := range r.src.Migrations() {
+		if m.ID.Release.Compare(target) > 0 {
+			continue
+		}
+		table, set, ok, err := r.sqlBackfill(m)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if sqls[table] == nil {
+				sqls[table] = map[versions.Version]string{}
+			}
+			sqls[table][m.ID.Release] = set
+			note(table, m.ID.Release.String())
+		}
+	}
+	var out []job
+	for _, t := range tables {
+		if len(t.PrimaryKey) == 0 {
+			return nil, fmt.Errorf("migrations: table %s has no primary key; the backfill walks tables by primary key\nhint: add a primary key to the model and the table", t.Table)
+		}
+		j := job{table: t, target: target, kind: BackfillRestamp}
+		for _, c := range changes[t.Table] {
+			if j.change.Less(c) {
+				j.change = c
+			}
+		}
+		if !j.change.IsZero() {
+			switch {
+			case specs[t.Table] != nil && specs[t.Table].Upgrades:
+				j.kind, j.spec = BackfillConvert, specs[t.Table]
+				for _, f := range j.spec.Fields {
+					if f.Added == j.change || f.Deprecated == j.change {
+						j.colsCAS = append(j.colsCAS, f.Column)
+					}
+				}
+				j.refill = j.change == target && v.state(target) == versions.StateExpanded && j.spec.Downgrades
+			case sqls[t.Table][j.change] != "":
+				j.kind, j.set = BackfillSQL, sqls[t.Table][j.change]
+			default:
+				stale, err := AnyStale(ctx, db, t, j.change)
+				if err != nil {
+					return nil, err
+				}
+				if stale {
+					return nil, fmt.Errorf("migrations: table %s changes shape in release %s and has rows older than that, but this runner has neither its model's converters nor a SQL backfill for it\nhint: run the service's own tandem binary (cli.WithModels), or add a migrate file annotated '-- tandem:backfill %s' with SET expressions",
+						t.Table, j.change, t.Table)
+				}
+			}
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// runBackfill converts every stale row of every versioned table towards
+// target, in keyset batches of short transactions on one connection.
+func (r *Runner) runBackfill(ctx context.Context, target versions.Version) ([]BackfillResult, error) {
+	var results []BackfillResult
+	err := r.db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		if r.dialect != dialect.SQLite {
+			// One backfill at a time; a session lock, so writers are not blocked.
+			lock, err := dblock.Acquire(ctx, conn, dblock.Options{Key: LockKey + "-backfill", Timeout: r.lockTimeout, Logf: r.logf})
+			if err != nil {
+				return err
+			}
+			defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
+			conn = lock.DB()
+		}
+		if err := dblock.SetSessionTimeouts(ctx, conn, r.ddl); err != nil {
+			return err
+		}
+		defer func() { _ = r.resetSessionTimeouts(context.WithoutCancel(ctx), conn) }()
+		v, err := r.readView(ctx, conn, target)
+		if err != nil {
+			return err
+		}
+		jobs, err := r.jobs(ctx, conn, v, target)
+		if err != nil {
+			return err
+		}
+		budget := r.backfill.MaxRows
+		for _, j := range jobs {
+			res, err := r.runJob(ctx, conn, j, &budget)
+			results = append(results, res)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return results, err
+}
+
+func (r *Runner) runJob(ctx context.Context, db *gorm.DB, j job, budget *int64) (BackfillResult, error) {
+	res := BackfillResult{Table: j.table.Table, Kind: j.kind}
+	o := r.backfill
+	size := o.BatchSize
+	if size <= 0 {
+		size = 500
+	}
+	target := o.TargetBatch
+	if target <= 0 {
+		target = 200 * time.Millisecond
+	}
+	passes := o.MaxPasses
+	if passes <= 0 {
+		passes = 3
+	}
+	maxSize := j.maxBatch()
+	size = min(size, maxSize)
+	st, err := store.LoadBackfill(ctx, db, j.target.String(), j.table.Table)
+	if err != nil {
+		return res, err
+	}
+	now := store.Now()
+	if st == nil || st.Status == "done" || st.Kind != j.kind {
+		st = &store.Backfill{Release: j.target.String(), Table: j.table.Table, Kind: j.kind, Status: "running", StartedAt: now}
+	}
+	estimated, err := r.staleCount(ctx, db, j)
+	if err != nil {
+		return res, err
+	}
+	started := time.Now()
+	report := func(finished bool) {
+		if o.Progress == nil {
+			return
+		}
+		p := Progress{Release: j.target.String(), Table: j.table.Table, Kind: j.kind, Done: res.Rows, Estimated: estimated, Conflicts: res.Conflicts, Finished: finished}
+		if el := time.Since(started).Seconds(); el > 0 {
+			p.Rate = float64(res.Rows) / el
+			if p.Rate > 0 && estimated > res.Rows {
+				p.ETA = time.Duration(float64(estimated-res.Rows) / p.Rate * float64(time.Second))
+			}
+		}
+		o.Progress(p)
+	}
+	for ; st.Pass < passes; st.Pass++ {
+		passConflicts := int64(0)
+		for {
+			if *budget < 0 || (o.MaxRows > 0 && *budget == 0) {
+				report(false)
+				return res, fmt.Errorf("%w: --max-rows reached during %s; run migrate again to go on", ErrMoreWork, j.table.Table)
+			}
+			n := size
+			if o.MaxRows > 0 && int64(n) > *budget {
+				n = int(*budget)
+			}
+			t0 := time.Now()
+			var done, conflicts int
+			var more bool
+			err := dblock.RetryDDL(ctx, db, r.ddl, func(ctx context.Context) error {
+				return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+					var err error
+					done, conflicts, more, err = r.batch(ctx, tx, j, st, n)
+					if err != nil {
+						return err
+					}
+					st.RowsDone += int64(done)
+					st.Conflicts += int64(conflicts)
+					st.Batches++
+					st.BatchSize = n
+					st.UpdatedAt = store.Now()
+					return store.SaveBackfill(ctx, tx, st)
+				})
+			})
+			if err != nil {
+				return res, fmt.Errorf("migrations: backfill of %s: %w", j.table.Table, err)
+			}
+			res.Rows += int64(done)
+			res.Conflicts += int64(conflicts)
+			res.Batches++
+			passConflicts += int64(conflicts)
+			if o.MaxRows > 0 {
+				*budget -= int64(done + conflicts)
+			}
+			report(false)
+			if !more {
+				break
+			}
+			el := time.Since(t0)
+			if el > 0 {
+				next := int(float64(size)*0.5 + float64(size)*0.5*float64(target)/float64(el))
+				size = max(10, min(next, maxSize))
+			}
+			if o.RateLimit > 0 {
+				if min := time.Duration(float64(done+conflicts) / o.RateLimit * float64(time.Second)); min > el {
+					sleep(ctx, min-el)
+				}
+			}
+			if o.Pause > 0 {
+				sleep(ctx, o.Pause)
+			}
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+		}
+		st.Cursor = ""
+		if passConflicts == 0 {
+			break
+		}
+	}
+	st.Status = "done"
+	st.UpdatedAt = store.Now()
+	if err := store.SaveBackfill(ctx, db, st); err != nil {
+		return res, err
+	}
+	rem, err := r.staleCount(ctx, db, j)
+	if err != nil {
+		return res, err
+	}
+	res.Remaining = rem
+	report(true)
+	return res, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// maxBatch keeps one batch's statement under every dialect's limit of
+// bound values.
+func (j job) maxBatch() int {
+	per := len(j.table.PrimaryKey) + 1
+	if j.kind == BackfillConvert {
+		per = len(j.table.PrimaryKey)*(1+len(j.colsCAS)) + 2*len(j.colsCAS) + 2 + len(j.table.PrimaryKey)
+	}
+	return max(10, min(5000, 30000/per))
+}
+
+// stalePredicate selects the rows the job converts.
+func (r *Runner) stalePredicate(j job) (string, []any) {
+	col := r.q(j.table.Stamp)
+	if j.refill {
+		return "(" + col + " < ? OR " + col + " = ?)", []any{j.target.Stamp(), j.target.MarkedStamp()}
+	}
+	return col + " < ?", []any{j.target.Stamp()}
+}
+
+func (r *Runner) staleCount(ctx context.Context, db *gorm.DB, j job) (int64, error) {
+	pred, args := r.stalePredicate(j)
+	var n int64
+	err := db.WithContext(ctx).Raw("SELECT COUNT(*) FROM "+r.q(j.table.Table)+" WHERE "+pred, args...).Scan(&n).Error
+	return n, err
+}
+
+func (r *Runner) q(ident string) string { return dialect.QuoteIdent(r.dialect, ident) }
+
+// pkTuple renders the primary key as a column or a row value.
+func (r *Runner) pkTuple(pk []string) string {
+	cols := make([]string, len(pk))
+	for i, c := range pk {
+		cols[i] = r.q(c)
+	}
+	if len(cols) == 1 {
+		return cols[0]
+	}
+	return "(" + strings.Join(cols, ", ") + ")"
+}
+
+func placeholders(n int) string {
+	if n == 1 {
+		return "?"
+	}
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+}
+
+// batch converts the next keys after the cursor; it reports the rows done,
+// the rows skipped because someone changed them meanwhile, and whether more
+// keys may follow.
+func (r *Runner) batch(ctx context.Context, tx *gorm.DB, j job, st *store.Backfill, n int) (done, conflicts int, more bool, err error) {
+	keys, err := r.nextKeys(ctx, tx, j, st.Cursor, n)
+	if err != nil || len(keys) == 0 {
+		return 0, 0, false, err
+	}
+	cur, err := json.Marshal(keys[len(keys)-1])
+	if err != nil {
+		return 0, 0, false, err
+	}
+	st.Cursor = string(cur)
+	more = len(keys) == n
+	switch j.kind {
+	case BackfillConvert:
+		done, err = r.convertBatch(ctx, tx, j, keys)
+	default:
+		done, err = r.setBatch(ctx, tx, j, keys)
+	}
+	return done, len(keys) - done, more, err
+}
+
+// nextKeys reads the primary keys of the next n stale rows after cursor.
+func (r *Runner) nextKeys(ctx context.Context, tx *gorm.DB, j job, cursor string, n int) ([][]any, error) {
+	pk := j.table.PrimaryKey
+	pred, args := r.stalePredicate(j)
+	sql := "SELECT " + strings.Trim(r.pkTuple(pk), "()") + " FROM " + r.q(j.table.Table) + " WHERE " + pred
+	if cursor != "" {
+		last, err := decodeKey(cursor)
+		if err != nil {
+			return nil, fmt.Errorf("backfill cursor of %s: %w", j.table.Table, err)
+		}
+		sql += " AND " + r.pkTuple(pk) + " > " + placeholders(len(pk))
+		args = append(args, last...)
+	}
+	sql += " ORDER BY " + strings.Trim(r.pkTuple(pk), "()") + fmt.Sprintf(" LIMIT %d", n)
+	rows, err := tx.WithContext(ctx).Raw(sql, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys [][]any
+	for rows.Next() {
+		vals := make([]any, len(pk))
+		ptrs := make([]any, len(pk))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				vals[i] = string(b)
+			}
+		}
+		keys = append(keys, vals)
+	}
+	return keys, rows.Err()
+}
+
+func decodeKey(s string) ([]any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var vals []any
+	if err := dec.Decode(&vals); err != nil {
+		return nil, err
+	}
+	for i, v := range vals {
+		if n, ok := v.(json.Number); ok {
+			if x, err := n.Int64(); err == nil {
+				vals[i] = x
+			} else if f, err := n.Float64(); err == nil {
+				vals[i] = f
+			}
+		}
+	}
+	return vals, nil
+}
+
+// keyIn renders "pk IN (...)" for keys.
+func (r *Runner) keyIn(pk []string, keys [][]any) (string, []any) {
+	parts := make([]string, len(keys))
+	args := make([]any, 0, len(keys)*len(pk))
+	for i, k := range keys {
+		parts[i] = placeholders(len(pk))
+		args = append(args, k...)
+	}
+	return r.pkTuple(pk) + " IN (" + strings.Join(parts, ", ") + ")", args
+}
+
+// setBatch runs a SQL backfill (or a restamp) on the keys; the stale
+// condition makes it safe against concurrent writers.
+func (r *Runner) setBatch(ctx context.Context, tx *gorm.DB, j job, keys [][]any) (int, error) {
+	stamp, table := r.q(j.table.Stamp), r.q(j.table.Table)
+	in, args := r.keyIn(j.table.PrimaryKey, keys)
+	var n int64
+	if j.kind == BackfillSQL {
+		// Rows older than the release that changed the table get the SET list.
+		res := tx.WithContext(ctx).Exec("UPDATE "+table+" SET "+j.set+", "+stamp+" = ? WHERE "+in+" AND "+stamp+" < ?",
+			append(append([]any{j.target.Stamp()}, args...), j.change.Stamp())...)
+		if res.Error != nil {
+			return 0, res.Error
+		}
+		n = res.RowsAffected
+	}
+	// Rows already in the table's current shape only move their stamp.
+	res := tx.WithContext(ctx).Exec("UPDATE "+table+" SET "+stamp+" = ? WHERE "+in+" AND "+stamp+" < ? AND "+stamp+" >= ?",
+		append(append([]any{j.target.Stamp()}, args...), j.target.Stamp(), j.change.Stamp())...)
+	return int(n + res.RowsAffected), res.Error
+}
+
+// convertBatch loads the rows, runs the converters and writes the
+// transitional columns back in one statement that compares and sets: a row
+// whose stamp or transitional values changed since it was read is left for
+// the next pass.
+func (r *Runner) convertBatch(ctx context.Context, tx *gorm.DB, j job, keys [][]any) (int, error) {
+	s := j.spec.Schema()
+	pk := j.table.PrimaryKey
+	in, args := r.keyIn(pk, keys)
+	pred, pargs := r.stalePredicate(j)
+	slice := reflect.New(reflect.SliceOf(s.ModelType))
+	if err := tx.WithContext(ctx).Session(&gorm.Session{NewDB: true}).Where(in+" AND "+pred, append(args, pargs...)...).Find(slice.Interface()).Error; err != nil {
+		return 0, err
+	}
+	rows := slice.Elem()
+	if rows.Len() == 0 {
+		return 0, nil
+	}
+	fields := make([]*fieldRef, 0, len(j.colsCAS))
+	for _, c := range j.colsCAS {
+		fields = append(fields, &fieldRef{col: c, f: s.LookUpField(c)})
+	}
+	stampField := s.LookUpField(j.table.Stamp)
+	pkFields := make([]any, len(pk))
+	type rowWrite struct {
+		key      []any
+		oldStamp int64
+		old, new []any
+	}
+	writes := make([]rowWrite, 0, rows.Len())
+	for i := 0; i < rows.Len(); i++ {
+		v := rows.Index(i)
+		w := rowWrite{}
+		for k, c := range pk {
+			pkFields[k], _ = s.LookUpField(c).ValueOf(ctx, v)
+		}
+		w.key = append([]any(nil), pkFields...)
+		sv, _ := stampField.ValueOf(ctx, v)
+		w.oldStamp, _ = sv.(int64)
+		for _, f := range fields {
+			val, _ := f.f.ValueOf(ctx, v)
+			w.old = append(w.old, val)
+		}
+		switch {
+		case w.oldStamp < j.change.Stamp():
+			from, _, err := versions.DecodeStamp(w.oldStamp)
+			if err != nil {
+				return 0, err
+			}
+			if err := v.Addr().Interface().(model.Upgrader).TandemUpgrade(from); err != nil {
+				return 0, fmt.Errorf("upgrade %s row %v: %w", j.spec.Model, w.key, err)
+			}
+		case w.oldStamp == j.target.MarkedStamp():
+			if err := v.Addr().Interface().(model.Downgrader).TandemDowngrade(); err != nil {
+				return 0, fmt.Errorf("downgrade %s row %v: %w", j.spec.Model, w.key, err)
+			}
+		}
+		for _, f := range fields {
+			val, _ := f.f.ValueOf(ctx, v)
+			w.new = append(w.new, val)
+		}
+		writes = append(writes, w)
+	}
+	// UPDATE t SET c = CASE WHEN pk = ? THEN ? ... END, ..., stamp = ?
+	// WHERE (pk = ? AND stamp = ? AND c <=> ? ...) OR ...
+	var b strings.Builder
+	var all []any
+	b.WriteString("UPDATE " + r.q(j.table.Table) + " SET ")
+	keyEq := r.pkTuple(pk) + " = " + placeholders(len(pk))
+	for fi, f := range fields {
+		b.WriteString(r.q(f.col) + " = CASE")
+		for _, w := range writes {
+			b.WriteString(" WHEN " + keyEq + " THEN ?")
+			all = append(all, w.key...)
+			all = append(all, w.new[fi])
+		}
+		b.WriteString(" ELSE " + r.q(f.col) + " END, ")
+	}
+	b.WriteString(r.q(j.table.Stamp) + " = ? WHERE ")
+	all = append(all, j.target.Stamp())
+	for wi, w := range writes {
+		if wi > 0 {
+			b.WriteString(" OR ")
+		}
+		b.WriteString("(" + keyEq + " AND " + r.q(j.table.Stamp) + " = ?")
+		all = append(all, w.key...)
+		all = append(all, w.oldStamp)
+		for fi, f := range fields {
+			b.WriteString(" AND " + r.nullSafeEq(r.q(f.col)))
+			all = append(all, w.old[fi])
+		}
+		b.WriteString(")")
+	}
+	res := tx.WithContext(ctx).Exec(b.String(), all...)
+	return int(res.RowsAffected), res.Error
+}
+
+type fieldRef struct {
+	col string
+	f   *schema.Field
+}
+
+// nullSafeEq compares a column with a bound value, NULL equal to NULL.
+func (r *Runner) nullSafeEq(col string) string {
+	switch r.dialect {
+	case dialect.Postgres:
+		return col + " IS NOT DISTINCT FROM ?"
+	case dialect.MySQL:
+		return col + " <=> ?"
+	default:
+		return col + " IS ?"
+	}
+}

@@ -1,0 +1,154 @@
+package migrations
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/tandemdb/tandem/internal/dblock"
+	"github.com/tandemdb/tandem/internal/dialect"
+	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/versions"
+)
+
+// Coverage enforcement during a contract. The gate has counted no stale
+// row; from then until the contract's DDL has run, the database itself
+// refuses stale writes:
+//
+//   - PostgreSQL: CHECK (obj_version >= L) NOT VALID on every versioned
+//     table, then VALIDATE CONSTRAINT (which re-checks every row under the
+//     database's own locking), then the DDL; the constraint is dropped after.
+//   - MySQL/MariaDB: BEFORE INSERT and BEFORE UPDATE triggers that SIGNAL on
+//     a stale stamp, then coverage is counted again, then the DDL; the
+//     triggers are dropped after.
+//   - SQLite: the contract runs inside the runner's exclusive transaction,
+//     so no other connection can write between the gate and the DDL.
+//
+// A stale write in that window fails loudly in the writer instead of being
+// lost by the drop.
+
+func enforceName(prefix, table string, rel versions.Version) string {
+	sum := sha256.Sum256([]byte(table + "@" + rel.String()))
+	return prefix + hex.EncodeToString(sum[:6])
+}
+
+// enforceCoverage installs the enforcement on every versioned table and
+// returns the function that removes it.
+func (r *Runner) enforceCoverage(ctx context.Context, db *gorm.DB, rel versions.Version, tables []VersionedTable) (func() error, error) {
+	var undo []func() error
+	cleanup := func() error {
+		var first error
+		for i := len(undo) - 1; i >= 0; i-- {
+			if err := undo[i](); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	exec := func(sql string) error {
+		return dblock.RetryDDL(ctx, db, r.ddl, func(ctx context.Context) error { return execRaw(ctx, db, sql) })
+	}
+	stamp := rel.Stamp()
+	for _, t := range tables {
+		tq, sq := r.q(t.Table), r.q(t.Stamp)
+		switch r.dialect {
+		case dialect.Postgres:
+			name := enforceName("tandem_cov_", t.Table, rel)
+			if err := exec(fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s >= %d) NOT VALID", tq, r.q(name), sq, stamp)); err != nil {
+				return cleanup, fmt.Errorf("migrations: enforce coverage on %s: %w", t.Table, err)
+			}
+			undo = append(undo, func() error {
+				return exec(fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s", tq, r.q(name)))
+			})
+			if err := exec(fmt.Sprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", tq, r.q(name))); err != nil {
+				return cleanup, &GateRefusal{Release: rel, Facts: []GateFact{{
+					Reason: fmt.Sprintf("table %s: rows stamped below %s appeared after the gate's check (VALIDATE CONSTRAINT failed: %v)", t.Table, rel, err),
+					Next:   fmt.Sprintf("tandem migrate --release %s, then contract again; find the writer that still runs an older release", rel)}}}
+			}
+		case dialect.MySQL:
+			for _, ev := range []string{"INSERT", "UPDATE"} {
+				name := enforceName("tandem_cov_"+map[string]string{"INSERT": "i", "UPDATE": "u"}[ev]+"_", t.Table, rel)
+				sql := fmt.Sprintf("CREATE TRIGGER %s BEFORE %s ON %s FOR EACH ROW BEGIN IF NEW.%s < %d THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'tandem: stale write refused: release %s is being contracted'; END IF; END",
+					r.q(name), ev, tq, sq, stamp, rel)
+				if err := exec(sql); err != nil {
+					return cleanup, fmt.Errorf("migrations: enforce coverage on %s: %w", t.Table, err)
+				}
+				undo = append(undo, func() error { return exec("DROP TRIGGER IF EXISTS " + r.q(name)) })
+			}
+			n, err := CountStale(ctx, db, t, rel)
+			if err != nil {
+				return cleanup, err
+			}
+			if n > 0 {
+				return cleanup, &GateRefusal{Release: rel, Facts: []GateFact{{
+					Reason: fmt.Sprintf("table %s: %d row(s) stamped below %s appeared after the gate's check", t.Table, n, rel),
+					Next:   fmt.Sprintf("tandem migrate --release %s, then contract again", rel)}}}
+			}
+		}
+	}
+	return cleanup, nil
+}
+
+// docsFor returns the model declarations of release rel: the model
+// registry's, and those of the runner's own models for tables the registry
+// lacks.
+func (r *Runner) docsFor(ctx context.Context, db *gorm.DB, rel versions.Version) ([]store.SpecDoc, error) {
+	rows, err := store.Models(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var docs []store.SpecDoc
+	for _, m := range rows {
+		if m.Release != rel.String() {
+			continue
+		}
+		d, err := m.Doc()
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, d)
+		seen[d.Table] = true
+	}
+	for _, s := range r.models {
+		if !seen[s.Table] {
+			docs = append(docs, store.NewSpecDoc(s))
+		}
+	}
+	return docs, nil
+}
+
+// archiveDeprecated copies the key and the values of the columns rel
+// deprecates into the archive tables, before the contract drops them.
+func (r *Runner) archiveDeprecated(ctx context.Context, db *gorm.DB, rel versions.Version) error {
+	if r.noArchive {
+		return store.Journal(ctx, db, "archive", rel, "skipped (--no-archive)")
+	}
+	docs, err := r.docsFor(ctx, db, rel)
+	if err != nil {
+		return err
+	}
+	m := db.WithContext(ctx).Migrator()
+	for _, d := range docs {
+		var cols []string
+		for _, c := range d.DeprecatedIn(rel.String()) {
+			if m.HasColumn(d.Table, c) {
+				cols = append(cols, c)
+			}
+		}
+		if len(cols) == 0 || len(d.PrimaryKey) == 0 {
+			continue
+		}
+		n, err := Archive(ctx, db, rel, d.Table, d.PrimaryKey, cols)
+		if err != nil {
+			return fmt.Errorf("migrations: archive %s before the contract: %w", d.Table, err)
+		}
+		if err := store.Journal(ctx, db, "archive", rel, fmt.Sprintf("%d row(s) of %s %v archived in %s", n, d.Table, cols, ArchiveTable(rel, d.Table))); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,511 @@
+package migrations
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"github.com/tandemdb/tandem/internal/dialect"
+	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/versions"
+)
+
+// ScopeProblem is a contract migration statement that drops or alters a
+// column no registered model deprecates in that release (Warning false), or
+// a deprecated column no contract migration drops (Warning true, with no
+// Migration). A statement that drops a versioned table is a problem with an
+// empty Column.
+type ScopeProblem struct {
+	Migration string `json:"migration,omitempty"` // e.g. 2.0_contract01
+	File      string `json:"file,omitempty"`      // the file that serves the dialect
+	Statement int    `json:"statement,omitempty"` // 1-based statement of the file
+	Line      int    `json:"line,omitempty"`      // line of that statement in the file
+	Table     string `json:"table"`
+	Column    string `json:"column,omitempty"`
+	Reason    string `json:"reason"`
+	Warning   bool   `json:"warning"`
+}
+
+// String formats the problem for a terminal.
+func (p ScopeProblem) String() string {
+	where := p.Migration
+	if p.File != "" {
+		where = p.File
+		if p.Line > 0 {
+			where += fmt.Sprintf(":%d", p.Line)
+		}
+	}
+	if p.Statement > 0 {
+		where += fmt.Sprintf(" statement %d", p.Statement)
+	}
+	if where == "" {
+		return p.Reason
+	}
+	return where + ": " + p.Reason
+}
+
+// scopeAction is what a statement does to a column or a table.
+type scopeAction int
+
+const (
+	scopeDrop      scopeAction = iota // ALTER TABLE ... DROP [COLUMN]
+	scopeAlter                        // ALTER/MODIFY/CHANGE [COLUMN]
+	scopeRename                       // RENAME COLUMN
+	scopeAdd                          // ADD [COLUMN]
+	scopeDropTable                    // DROP TABLE (Column is "")
+)
+
+func (a scopeAction) verb() string {
+	return [...]string{"drops", "alters", "renames", "adds", "drops"}[a]
+}
+
+// scopeTouch is one recognised effect of a statement.
+type scopeTouch struct {
+	Action scopeAction
+	Table  string
+	Column string
+}
+
+// CheckScope compares the contract migrations of release rel (for dialect
+// d) with the columns the model docs of rel deprecate in rel.
+//
+// It recognises ALTER TABLE t DROP [COLUMN] [IF EXISTS] c (several
+// comma-separated actions too), ALTER TABLE t ALTER/MODIFY/CHANGE [COLUMN]
+// c ..., ALTER TABLE t RENAME [COLUMN] c ..., and DROP TABLE t, with
+// identifiers quoted or not (double quotes, backticks, SQLite's brackets), in
+// any case, schema-qualified or not. Statements it does not recognise are
+// not problems, nor are Go migrations, which cannot be inspected.
+//
+// A statement touching a column not deprecated in rel is a problem, and so
+// is dropping a table a model of rel declares. A column deprecated in rel
+// that no contract statement of rel drops (dropping its table counts) is a
+// warning. Problems come in migration order, warnings after them.
+func CheckScope(src *Source, d dialect.Name, rel versions.Version, docs []store.SpecDoc) []ScopeProblem {
+	byTable := map[string]store.SpecDoc{}
+	for _, doc := range docs {
+		byTable[strings.ToLower(doc.Table)] = doc
+	}
+	deprecated := func(table, column string) bool {
+		doc, ok := byTable[strings.ToLower(table)]
+		if !ok {
+			return false
+		}
+		for _, c := range doc.DeprecatedIn(rel.String()) {
+			if strings.EqualFold(c, column) {
+				return true
+			}
+		}
+		return false
+	}
+	var out []ScopeProblem
+	dropped := map[string]bool{} // "table\x00column" and "table\x00" for a dropped table
+	var goContracts []string
+	for _, m := range src.Migrations() {
+		if m.ID.Release != rel || m.ID.Phase != versions.PhaseContract {
+			continue
+		}
+		if m.Kind == KindGo {
+			goContracts = append(goContracts, m.ID.String())
+			continue
+		}
+		stmts, _, err := m.Statements(d)
+		if err != nil {
+			continue // Validate reports files that do not split
+		}
+		for i, st := range stmts {
+			for _, t := range scopeParse(d, st.SQL) {
+				p := ScopeProblem{Migration: m.ID.String(), File: m.File(d), Statement: i + 1, Line: st.Line, Table: t.Table, Column: t.Column}
+				switch t.Action {
+				case scopeDropTable:
+					dropped[strings.ToLower(t.Table)+"\x00"] = true
+					if doc, ok := byTable[strings.ToLower(t.Table)]; ok {
+						p.Reason = fmt.Sprintf("drops table %s, which model %s of release %s declares; drop only what the models deprecate (a table rebuild needs the explicit override)", t.Table, doc.Model, rel)
+						out = append(out, p)
+					}
+				case scopeDrop, scopeAlter, scopeRename:
+					if t.Action == scopeDrop {
+						dropped[strings.ToLower(t.Table)+"\x00"+strings.ToLower(t.Column)] = true
+					}
+					if deprecated(t.Table, t.Column) {
+						continue
+					}
+					if doc, ok := byTable[strings.ToLower(t.Table)]; ok {
+						p.Reason = fmt.Sprintf("%s column %s.%s, which model %s does not declare deprecated=%s", t.Action.verb(), t.Table, t.Column, doc.Model, rel)
+					} else {
+						p.Reason = fmt.Sprintf("%s column %s.%s, but no model of release %s registered for table %s declares it deprecated=%s", t.Action.verb(), t.Table, t.Column, rel, t.Table, rel)
+					}
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	var warnings []ScopeProblem
+	for _, doc := range docs {
+		for _, c := range doc.DeprecatedIn(rel.String()) {
+			tk := strings.ToLower(doc.Table) + "\x00"
+			if dropped[tk] || dropped[tk+strings.ToLower(c)] {
+				continue
+			}
+			reason := fmt.Sprintf("column %s.%s is deprecated in %s (model %s) but no contract migration of %s for %s drops it; write one, or run 'tandem plan --release %s --write DIR'",
+				doc.Table, c, rel, doc.Model, rel, d, rel)
+			if len(goContracts) > 0 {
+				reason += fmt.Sprintf(" (Go migrations %s cannot be inspected: ignore this if one of them drops it)", strings.Join(goContracts, ", "))
+			}
+			warnings = append(warnings, ScopeProblem{Table: doc.Table, Column: c, Reason: reason, Warning: true})
+		}
+	}
+	sort.SliceStable(warnings, func(i, j int) bool {
+		if warnings[i].Table != warnings[j].Table {
+			return warnings[i].Table < warnings[j].Table
+		}
+		return warnings[i].Column < warnings[j].Column
+	})
+	return append(out, warnings...)
+}
+
+// ValidateScope checks the contract migrations of release rel (zero: the
+// newest the source names) against the model registry of rel in the
+// database (tandem_models), for the runner's dialect: see CheckScope. When no
+// model of rel is registered the scope cannot be checked, and the result is
+// one warning that says so.
+func (r *Runner) ValidateScope(ctx context.Context, rel versions.Version) ([]ScopeProblem, error) {
+	return r.validateScope(ctx, r.db.WithContext(ctx), rel)
+}
+
+// validateScope is ValidateScope on a given connection (the runner's locked
+// one during a contract).
+func (r *Runner) validateScope(ctx context.Context, db *gorm.DB, rel versions.Version) ([]ScopeProblem, error) {
+	if rel.IsZero() {
+		var err error
+		if rel, err = r.resolve(rel); err != nil {
+			return nil, err
+		}
+	}
+	docs, err := registeredDocs(ctx, db, rel)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) == 0 {
+		return []ScopeProblem{{Warning: true, Reason: fmt.Sprintf("no model of release %s is registered in %s, so the contract's scope cannot be checked; instances of %s running the compat plugin register their models at start-up",
+			rel, store.ModelsTable, rel)}}, nil
+	}
+	return CheckScope(r.src, r.dialect, rel, docs), nil
+}
+
+// registeredDocs returns the model docs the registry holds for rel, by table.
+func registeredDocs(ctx context.Context, db *gorm.DB, rel versions.Version) ([]store.SpecDoc, error) {
+	rows, err := store.Models(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	var docs []store.SpecDoc
+	for _, row := range rows {
+		if v, err := versions.Parse(row.Release); err != nil || v != rel {
+			continue
+		}
+		doc, err := row.Doc()
+		if err != nil {
+			return nil, fmt.Errorf("migrations: %w", err)
+		}
+		if doc.Table == "" {
+			doc.Table = row.Table
+		}
+		if doc.Model == "" {
+			doc.Model = row.Model
+		}
+		docs = append(docs, doc)
+	}
+	sort.Slice(docs, func(i, j int) bool { return docs[i].Table < docs[j].Table })
+	return docs, nil
+}
+
+// scopeToken is one lexical token of a statement.
+type scopeToken struct {
+	word   string // an unquoted word, or a quoted identifier's name
+	quoted bool   // a quoted identifier
+	punct  byte   // ',', '(', ')', '.', ';', '=', ... (0 for a word)
+}
+
+// is reports whether the token is the unquoted keyword kw (upper case).
+func (t scopeToken) is(kw string) bool {
+	return !t.quoted && t.punct == 0 && strings.EqualFold(t.word, kw)
+}
+
+// name reports whether the token can be an identifier.
+func (t scopeToken) name() bool { return t.punct == 0 && t.word != "" }
+
+// scopeLex cuts a statement into words, quoted identifiers and punctuation,
+// skipping comments, strings and dollar-quoted bodies. Strings become a
+// punctuation token (a quote) so that they never read as names.
+func scopeLex(d dialect.Name, sql string) []scopeToken {
+	var out []scopeToken
+	n := len(sql)
+	for i := 0; i < n; {
+		c := sql[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+			i++
+		case c == '-' && i+1 < n && sql[i+1] == '-', c == '#' && d == dialect.MySQL:
+			for i < n && sql[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < n && sql[i+1] == '*':
+			depth := 0
+			for i < n {
+				if i+1 < n && sql[i] == '/' && sql[i+1] == '*' {
+					depth++
+					i += 2
+					if d != dialect.Postgres {
+						depth = 1 // only PostgreSQL nests block comments
+					}
+					continue
+				}
+				if i+1 < n && sql[i] == '*' && sql[i+1] == '/' {
+					depth--
+					i += 2
+					if depth == 0 {
+						break
+					}
+					continue
+				}
+				i++
+			}
+		case c == '\'':
+			i = scopeSkipQuoted(sql, i, '\'', d == dialect.MySQL)
+			out = append(out, scopeToken{punct: '\''})
+		case c == '"' || c == '`':
+			j := scopeSkipQuoted(sql, i, c, false)
+			body := sql[i+1 : max(i+1, j-1)]
+			out = append(out, scopeToken{word: strings.ReplaceAll(body, string([]byte{c, c}), string(c)), quoted: true})
+			i = j
+		case c == '[' && d == dialect.SQLite:
+			j := strings.IndexByte(sql[i+1:], ']')
+			if j < 0 {
+				j = n - i - 1
+			}
+			out = append(out, scopeToken{word: sql[i+1 : i+1+j], quoted: true})
+			i += j + 2
+		case c == '$' && d == dialect.Postgres && scopeDollarTag(sql[i:]) != "":
+			tag := scopeDollarTag(sql[i:])
+			end := strings.Index(sql[i+len(tag):], tag)
+			if end < 0 {
+				i = n
+			} else {
+				i += len(tag) + end + len(tag)
+			}
+			out = append(out, scopeToken{punct: '\''})
+		case scopeWordByte(c):
+			j := i
+			for j < n && (scopeWordByte(sql[j]) || sql[j] == '$') {
+				j++
+			}
+			out = append(out, scopeToken{word: sql[i:j]})
+			i = j
+		default:
+			out = append(out, scopeToken{punct: c})
+			i++
+		}
+	}
+	return out
+}
+
+// scopeSkipQuoted returns the index just after the quoted text that opens
+// at i; a doubled quote (or, with backslash, an escaped one) stays inside.
+func scopeSkipQuoted(s string, i int, q byte, backslash bool) int {
+	for j := i + 1; j < len(s); j++ {
+		switch {
+		case backslash && s[j] == '\\':
+			j++
+		case s[j] == q && j+1 < len(s) && s[j+1] == q:
+			j++
+		case s[j] == q:
+			return j + 1
+		}
+	}
+	return len(s)
+}
+
+// scopeDollarTag returns the $tag$ that opens s, or "".
+func scopeDollarTag(s string) string {
+	for j := 1; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '$':
+			return s[:j+1]
+		case !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || j > 1 && c >= '0' && c <= '9'):
+			return ""
+		}
+	}
+	return ""
+}
+
+func scopeWordByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+// scopeParse returns what one statement does to tables and columns, for the
+// statement shapes CheckScope recognises; nil for any other statement.
+func scopeParse(d dialect.Name, sql string) []scopeTouch {
+	toks := scopeLex(d, sql)
+	p := &scopeParser{toks: toks}
+	switch {
+	case p.accept("ALTER"):
+		return p.alterTable()
+	case p.accept("DROP"):
+		return p.dropTable()
+	}
+	return nil
+}
+
+type scopeParser struct {
+	toks []scopeToken
+	pos  int
+}
+
+func (p *scopeParser) peek(k int) scopeToken {
+	if p.pos+k < len(p.toks) {
+		return p.toks[p.pos+k]
+	}
+	return scopeToken{punct: ';'}
+}
+
+func (p *scopeParser) accept(kw string) bool {
+	if p.peek(0).is(kw) {
+		p.pos++
+		return true
+	}
+	return false
+}
+
+// qualifiedName reads name[.name...] and returns the last part.
+func (p *scopeParser) qualifiedName() (string, bool) {
+	t := p.peek(0)
+	if !t.name() {
+		return "", false
+	}
+	p.pos++
+	for p.peek(0).punct == '.' && p.peek(1).name() {
+		t = p.peek(1)
+		p.pos += 2
+	}
+	return t.word, true
+}
+
+// ifExists skips IF EXISTS.
+func (p *scopeParser) ifExists() {
+	if p.peek(0).is("IF") && p.peek(1).is("EXISTS") {
+		p.pos += 2
+	}
+}
+
+// alterTable parses what follows ALTER.
+func (p *scopeParser) alterTable() []scopeTouch {
+	for p.accept("IGNORE") || p.accept("ONLINE") || p.accept("OFFLINE") {
+	}
+	if !p.accept("TABLE") {
+		return nil
+	}
+	p.ifExists()
+	p.accept("ONLY")
+	table, ok := p.qualifiedName()
+	if !ok {
+		return nil
+	}
+	if p.peek(0).punct == '*' {
+		p.pos++
+	}
+	var out []scopeTouch
+	for _, action := range scopeSplitActions(p.toks[p.pos:]) {
+		if t, ok := scopeColumnAction(action); ok {
+			t.Table = table
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// scopeSplitActions cuts an ALTER TABLE's actions at the commas outside
+// parentheses.
+func scopeSplitActions(toks []scopeToken) [][]scopeToken {
+	var out [][]scopeToken
+	depth, start := 0, 0
+	for i, t := range toks {
+		switch t.punct {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',', ';':
+			if depth == 0 {
+				out = append(out, toks[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, toks[start:])
+}
+
+// Words that, right after DROP/ALTER/RENAME/ADD without COLUMN, name
+// something other than a column.
+var scopeNotColumn = map[string]bool{
+	"CONSTRAINT": true, "INDEX": true, "KEY": true, "PRIMARY": true, "FOREIGN": true, "CHECK": true,
+	"UNIQUE": true, "FULLTEXT": true, "SPATIAL": true, "PARTITION": true, "SYSTEM": true, "PERIOD": true,
+	"TO": true, "AS": true, "COLUMNS": true, "IF": true,
+}
+
+// scopeColumnAction reads one ALTER TABLE action.
+func scopeColumnAction(a []scopeToken) (scopeTouch, bool) {
+	p := &scopeParser{toks: a}
+	var act scopeAction
+	switch {
+	case p.accept("DROP"):
+		act = scopeDrop
+	case p.accept("ALTER"), p.accept("MODIFY"), p.accept("CHANGE"):
+		act = scopeAlter
+	case p.accept("RENAME"):
+		act = scopeRename
+	case p.accept("ADD"):
+		act = scopeAdd
+	default:
+		return scopeTouch{}, false
+	}
+	explicit := p.accept("COLUMN")
+	if act == scopeDrop || act == scopeAdd || explicit {
+		switch {
+		case p.peek(0).is("IF") && p.peek(1).is("EXISTS"):
+			p.pos += 2
+		case p.peek(0).is("IF") && p.peek(1).is("NOT") && p.peek(2).is("EXISTS"):
+			p.pos += 3
+		}
+	}
+	t := p.peek(0)
+	if !t.name() || !explicit && !t.quoted && scopeNotColumn[strings.ToUpper(t.word)] {
+		return scopeTouch{}, false
+	}
+	if act == scopeRename && !explicit && !p.peek(1).is("TO") {
+		return scopeTouch{}, false
+	}
+	return scopeTouch{Action: act, Column: t.word}, true
+}
+
+// dropTable parses what follows DROP.
+func (p *scopeParser) dropTable() []scopeTouch {
+	if p.accept("TEMPORARY") || !p.accept("TABLE") {
+		return nil
+	}
+	p.ifExists()
+	var out []scopeTouch
+	for {
+		name, ok := p.qualifiedName()
+		if !ok {
+			return out
+		}
+		out = append(out, scopeTouch{Action: scopeDropTable, Table: name})
+		if p.peek(0).punct != ',' {
+			return out
+		}
+		p.pos++
+	}
+}

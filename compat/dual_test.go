@@ -201,6 +201,18 @@ func TestDualModel(t *testing.T) {
 					t.Errorf("L(c) read the deprecated field: %+v", c)
 				}
 			}
+			// A row still stamped 1.0 (not backfilled yet) is upgraded on read
+			// in L(c) too, without the application seeing Name.
+			var a CustomerV2
+			must(t, cur.First(&a, ada.ID).Error)
+			if a.GivenName != "Ada" || a.FamilyName != "Lovelace" || a.Name != "" {
+				t.Errorf("L(c) read of a 1.0 row: %+v", a)
+			}
+			// A partial update of it keeps both the update and the converted values.
+			must(t, cur.Model(&CustomerV2{ID: ada.ID}).Update("family_name", "King").Error)
+			if r := raw(t, db, ada.ID); str(r.GivenName) != "Ada" || str(r.FamilyName) != "King" || str(r.Name) != "Ada Lovelace" || r.ObjVersion != v2.MarkedStamp() {
+				t.Errorf("L(c) partial update of a 1.0 row: name %s given %s family %s stamp %d", str(r.Name), str(r.GivenName), str(r.FamilyName), r.ObjVersion)
+			}
 			lin := CustomerV2{GivenName: "Linus", FamilyName: "Torvalds"}
 			must(t, cur.Create(&lin).Error)
 			if r := raw(t, db, lin.ID); r.Name != nil && *r.Name != "" || r.ObjVersion != v2.MarkedStamp() {

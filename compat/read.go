@@ -3,8 +3,13 @@ package compat
 import (
 	"fmt"
 	"reflect"
+	"strings"
 
 	"gorm.io/gorm"
+
+	"github.com/tandemdb/tandem/internal/dialect"
+	"github.com/tandemdb/tandem/model"
+	"github.com/tandemdb/tandem/versions"
 )
 
 // beforeQuery runs before gorm:query: in L(c) it refuses queries that name
@@ -56,7 +61,15 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 		defer end(db)
 		snap = st.snap
 	}
-	if db.Error != nil || snap.mode != ModeDual || stmt.Schema == nil {
+	if db.Error != nil || stmt.Schema == nil {
+		return
+	}
+	if snap.mode == ModeContract {
+		if st != nil && snap.state == versions.StateContractReady && st.plan.changes && st.plan.spec.Upgrades {
+			if err := p.upgradeHidden(db, st.plan); err != nil {
+				_ = db.AddError(fmt.Errorf("compat: upgrade %s in L(c): %w", st.plan.spec.Model, err))
+			}
+		}
 		return
 	}
 	if st != nil {
@@ -112,3 +125,95 @@ func eachStruct(v reflect.Value, t reflect.Type, fn func(reflect.Value) error) e
 
 // afterRow puts the statement back after Row, Rows and Scan.
 func (p *Plugin) afterRow(db *gorm.DB) { end(db) }
+
+// upgradeHidden converts, in L(c), the loaded rows still stamped below the
+// release (written by an older instance before it stopped, and not yet
+// backfilled). The main query left the deprecated columns out; the plugin
+// reads them for those rows only, runs the upgrade converter, and clears
+// them again, so the application never sees them.
+func (p *Plugin) upgradeHidden(db *gorm.DB, pl *modelPlan) error {
+	stmt := db.Statement
+	s := pl.spec.Schema()
+	stampField := s.LookUpField(model.StampColumn)
+	var stale []reflect.Value
+	_ = pl.eachModel(stmt.ReflectValue, func(v reflect.Value) error {
+		if raw, _ := stampField.ValueOf(stmt.Context, v); raw.(int64) < p.release.Stamp() {
+			stale = append(stale, v)
+		}
+		return nil
+	})
+	if len(stale) == 0 {
+		return nil
+	}
+	var cols []*schemaField
+	for _, f := range pl.spec.DeprecatedIn(p.release) {
+		cols = append(cols, &schemaField{name: f.Column, f: f.SchemaField()})
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	d := dialect.Of(db)
+	q := func(id string) string { return dialect.QuoteIdent(d, id) }
+	keyOf := func(vals []any) string { return fmt.Sprint(vals...) }
+	byKey := map[string]reflect.Value{}
+	var tuples []string
+	var args []any
+	for _, v := range stale {
+		var kv []any
+		for _, f := range s.PrimaryFields {
+			x, _ := f.ValueOf(stmt.Context, v)
+			kv = append(kv, x)
+		}
+		byKey[keyOf(kv)] = v
+		tuples = append(tuples, "("+strings.TrimSuffix(strings.Repeat("?, ", len(kv)), ", ")+")")
+		args = append(args, kv...)
+	}
+	var pkCols, sel []string
+	for _, f := range s.PrimaryFields {
+		pkCols = append(pkCols, q(f.DBName))
+	}
+	sel = append(sel, pkCols...)
+	for _, c := range cols {
+		sel = append(sel, q(c.name))
+	}
+	sql := "SELECT " + strings.Join(sel, ", ") + " FROM " + q(stmt.Table) + " WHERE (" + strings.Join(pkCols, ", ") + ") IN (" + strings.Join(tuples, ", ") + ")"
+	rows, err := db.Session(&gorm.Session{NewDB: true}).Raw(sql, args...).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		vals := make([]any, len(sel))
+		ptrs := make([]any, len(sel))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		key := vals[:len(pkCols)]
+		for i, k := range key {
+			if b, ok := k.([]byte); ok {
+				key[i] = string(b)
+			}
+		}
+		v, ok := byKey[keyOf(normalizeKeys(key, s.PrimaryFields, stmt, stale[0]))]
+		if !ok {
+			continue
+		}
+		for i, c := range cols {
+			if err := c.f.Set(stmt.Context, v, vals[len(pkCols)+i]); err != nil {
+				return err
+			}
+		}
+		if err := pl.upgrade(stmt.Context, v); err != nil {
+			return err
+		}
+		for _, c := range cols {
+			if err := c.f.Set(stmt.Context, v, reflect.Zero(c.f.FieldType).Interface()); err != nil {
+				return err
+			}
+		}
+	}
+	return rows.Err()
+}

@@ -48,10 +48,10 @@ func (p *Plugin) afterWrite(db *gorm.DB) { end(db) }
 //   - a full write (Save) runs the downgrade converter in L(m) and stamps;
 //   - a partial update that touches no transitional column leaves the
 //     stamp alone;
-//   - a partial update of transitional columns in L(m) reads the row, applies
-//     the update to it, runs the converters and writes every transitional
-//     column with the stamp; in L(c) it marks rows of this release (their
-//     deprecated values are now stale) and leaves older rows to the backfill.
+//   - a partial update of transitional columns reads the row (upgrading it
+//     if it is older), applies the update to it, and writes every
+//     transitional column with the stamp: in L(m) after the downgrade
+//     converter, in L(c) without the hidden columns and with the marker.
 func (p *Plugin) beforeUpdate(db *gorm.DB) {
 	pl := p.planFor(db)
 	if pl == nil || db.Error != nil {
@@ -82,13 +82,6 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 		stampColumn(stmt, st.snap.stamp)
 	case !touchesTransitional(stmt, pl):
 		// The row keeps its shape and its stamp.
-	case st.snap.mode == ModeContract:
-		set := callbacks.ConvertToAssignments(stmt)
-		set = append(set, clause.Assignment{Column: clause.Column{Name: model.StampColumn},
-			Value: gorm.Expr("CASE WHEN ? >= ? THEN ? ELSE ? END", clause.Column{Name: model.StampColumn},
-				p.release.Stamp(), p.release.MarkedStamp(), clause.Column{Name: model.StampColumn})})
-		stmt.AddClause(set)
-		st.ownSet = true
 	default:
 		p.readModifyWrite(db, pl, st)
 	}
@@ -137,7 +130,7 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 			return
 		}
 	}
-	if pl.spec.Downgrades {
+	if pl.spec.Downgrades && st.snap.mode == ModeDual {
 		if err := downgrade(row); err != nil {
 			_ = db.AddError(fmt.Errorf("compat: downgrade %s: %w", pl.spec.Model, err))
 			return
@@ -149,7 +142,11 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 			out = append(out, a)
 		}
 	}
+	hidden, _ := pl.hiddenIn(st.snap.mode)
 	for _, col := range pl.transCols {
+		if _, h := hidden[col]; h {
+			continue
+		}
 		f := pl.spec.Schema().LookUpField(col)
 		v, _ := f.ValueOf(stmt.Context, row)
 		out = append(out, clause.Assignment{Column: clause.Column{Name: col}, Value: v})

@@ -103,7 +103,14 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 		return
 	}
 	fresh := reflect.New(pl.spec.Schema().ModelType)
-	res := db.Session(&gorm.Session{NewDB: true}).Where(key).Limit(1).Find(fresh.Interface())
+	q := db.Session(&gorm.Session{NewDB: true}).Where(key).Limit(1)
+	if d := db.Dialector.Name(); d == "postgres" || d == "mysql" {
+		// Lock the row until the update commits, so that a concurrent
+		// writer's change is not overwritten by values read before it.
+		// (SQLite transactions already hold the write lock.)
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	res := q.Find(fresh.Interface())
 	if res.Error != nil {
 		_ = db.AddError(fmt.Errorf("compat: read %s for a partial update: %w", pl.spec.Model, res.Error))
 		return

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -105,11 +106,12 @@ func (a archiveRecord) primaryKey() []string {
 // archive is complete before Archive returns, whatever happens next.
 //
 // Re-running it for the same release and table replaces the archive's
-// content, so a crashed contract can be retried. When some of the columns no
-// longer exist in table (a contract on MySQL dropped them before it
-// crashed), the archive made by the earlier run is kept as it is, provided
-// it holds every missing column: it holds their values as they were before
-// the drop. Otherwise Archive refuses.
+// content, so a crashed contract can be retried. But when the table lacks
+// some of the columns asked for, or some the earlier archive holds (a
+// contract on MySQL dropped them before it stopped), rebuilding would lose
+// their values: the earlier archive is then kept as it is, and its row count
+// returned, provided it holds every column asked for; otherwise Archive
+// refuses. Asking again for only the columns that remain is therefore safe.
 func Archive(ctx context.Context, db *gorm.DB, rel versions.Version, table string, pk, columns []string) (int64, error) {
 	d := dialect.Of(db)
 	switch {
@@ -138,8 +140,21 @@ func Archive(ctx context.Context, db *gorm.DB, rel versions.Version, table strin
 	if missing := liveMissing(live, pk); len(missing) > 0 {
 		return 0, fmt.Errorf("migrations: archive %s: primary key column(s) %s not in table %s", name, strings.Join(missing, ", "), table)
 	}
-	if missing := liveMissing(live, cols); len(missing) > 0 {
-		return archiveKept(ctx, db, d, name, table, cols, missing)
+	rec, found, err := archiveEarlier(db, name)
+	if err != nil {
+		return 0, err
+	}
+	missing := liveMissing(live, cols)
+	var gone []string // archived earlier, not asked for now, and dropped from table since
+	if found {
+		for _, c := range liveMissing(live, rec.columns()) {
+			if !slices.ContainsFunc(missing, func(m string) bool { return strings.EqualFold(m, c) }) {
+				gone = append(gone, c)
+			}
+		}
+	}
+	if len(missing) > 0 || len(gone) > 0 {
+		return archiveKept(ctx, db, d, name, table, cols, missing, gone, rec, found)
 	}
 	if err := store.Ensure(ctx, db); err != nil {
 		return 0, err
@@ -158,7 +173,7 @@ func Archive(ctx context.Context, db *gorm.DB, rel versions.Version, table strin
 	}
 	pkJSON, _ := json.Marshal(pk)
 	colJSON, _ := json.Marshal(cols)
-	rec := archiveRecord{
+	rec = archiveRecord{
 		Archive: name, Source: table, Release: rel.String(), ReleaseStamp: rel.Stamp(),
 		PrimaryKey: string(pkJSON), Columns: string(colJSON), Rows: n, ArchivedAt: store.Now(), Actor: store.Actor(),
 	}
@@ -215,21 +230,32 @@ func archiveDDL(d dialect.Name, name, table string, pk, cols []string) []string 
 	return stmts
 }
 
-// archiveKept handles a retried archive whose source columns are gone:
-// the earlier archive is kept when it holds every requested column.
-func archiveKept(ctx context.Context, db *gorm.DB, d dialect.Name, name, table string, cols, missing []string) (int64, error) {
-	refuse := fmt.Errorf("migrations: archive %s: column(s) %s not in table %s, and no earlier archive of this release holds all of %s\nhint: check the column names; a column dropped without an archive cannot be archived any more",
-		name, strings.Join(missing, ", "), table, strings.Join(cols, ", "))
-	if !db.Migrator().HasTable(ArchivesTable) || !db.Migrator().HasTable(name) {
-		return 0, refuse
-	}
+// archiveEarlier returns the record of the archive name when both the
+// record and the table exist.
+func archiveEarlier(db *gorm.DB, name string) (archiveRecord, bool, error) {
 	var rec archiveRecord
+	if !db.Migrator().HasTable(ArchivesTable) || !db.Migrator().HasTable(name) {
+		return rec, false, nil
+	}
 	err := db.Where("archive_table = ?", name).Take(&rec).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return 0, refuse
+		return rec, false, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("migrations: read %s: %w", ArchivesTable, err)
+		return rec, false, fmt.Errorf("migrations: read %s: %w", ArchivesTable, err)
+	}
+	return rec, true, nil
+}
+
+// archiveKept handles a retried archive after a contract that dropped some
+// archived columns before it stopped: the earlier archive is kept when it
+// holds every requested column, since rebuilding it would lose the values
+// of the columns already dropped. missing are the requested columns the
+// table lacks, gone the earlier archive's columns it lacks.
+func archiveKept(ctx context.Context, db *gorm.DB, d dialect.Name, name, table string, cols, missing, gone []string, rec archiveRecord, found bool) (int64, error) {
+	if !found {
+		return 0, fmt.Errorf("migrations: archive %s: column(s) %s not in table %s, and no earlier archive holds them\nhint: check the column names; a column dropped without an archive cannot be archived any more",
+			name, strings.Join(missing, ", "), table)
 	}
 	held := map[string]bool{}
 	for _, c := range rec.columns() {
@@ -237,7 +263,8 @@ func archiveKept(ctx context.Context, db *gorm.DB, d dialect.Name, name, table s
 	}
 	for _, c := range cols {
 		if !held[strings.ToLower(c)] {
-			return 0, refuse
+			return 0, fmt.Errorf("migrations: archive %s: it holds %s, of which %s were dropped from %s since, so it cannot be rebuilt for %s without losing their values\nhint: keep the model declarations the contract started with, or copy %s aside and drop it to start over",
+				name, strings.Join(rec.columns(), ", "), strings.Join(append(missing, gone...), ", "), table, strings.Join(cols, ", "), name)
 		}
 	}
 	n, err := archiveCount(db, d, name)
@@ -245,7 +272,7 @@ func archiveKept(ctx context.Context, db *gorm.DB, d dialect.Name, name, table s
 		return 0, err
 	}
 	rel, _ := versions.Parse(rec.Release)
-	detail := fmt.Sprintf("kept archive %s (%d row(s)): %s already dropped from %s after it was archived", name, n, strings.Join(missing, ", "), table)
+	detail := fmt.Sprintf("kept archive %s (%d row(s)): %s dropped from %s after it was archived", name, n, strings.Join(append(missing, gone...), ", "), table)
 	if err := store.Journal(ctx, db, "archive", rel, detail); err != nil {
 		return 0, err
 	}

@@ -523,6 +523,14 @@ func (r *Runner) convertBatch(ctx context.Context, tx *gorm.DB, j job, keys [][]
 	pk := j.table.PrimaryKey
 	in, args := r.keyIn(pk, keys)
 	pred, pargs := r.stalePredicate(j)
+	// The values compared are read as the database holds them (NULL stays
+	// NULL), and BEFORE the models: if a writer commits between the two
+	// reads, the comparison fails and the row is retried, instead of the
+	// models' older values overwriting the writer's.
+	raw, err := r.rawValues(ctx, tx, j, in, args, s)
+	if err != nil {
+		return 0, err
+	}
 	slice := reflect.New(reflect.SliceOf(s.ModelType))
 	if err := tx.WithContext(ctx).Session(&gorm.Session{NewDB: true}).Where(in+" AND "+pred, append(args, pargs...)...).Find(slice.Interface()).Error; err != nil {
 		return 0, err
@@ -536,6 +544,7 @@ func (r *Runner) convertBatch(ctx context.Context, tx *gorm.DB, j job, keys [][]
 		fields = append(fields, &fieldRef{col: c, f: s.LookUpField(c)})
 	}
 	stampField := s.LookUpField(j.table.Stamp)
+
 	pkFields := make([]any, len(pk))
 	type rowWrite struct {
 		key      []any
@@ -552,9 +561,9 @@ func (r *Runner) convertBatch(ctx context.Context, tx *gorm.DB, j job, keys [][]
 		w.key = append([]any(nil), pkFields...)
 		sv, _ := stampField.ValueOf(ctx, v)
 		w.oldStamp, _ = sv.(int64)
-		for _, f := range fields {
-			val, _ := f.f.ValueOf(ctx, v)
-			w.old = append(w.old, val)
+		w.old = raw[fmt.Sprint(w.key...)]
+		if w.old == nil {
+			continue // gone since the keys were read
 		}
 		switch {
 		case w.oldStamp < j.change.Stamp():
@@ -625,4 +634,41 @@ func (r *Runner) nullSafeEq(col string) string {
 	default:
 		return col + " IS ?"
 	}
+}
+
+// rawValues reads the compared columns of the keys, keyed by the primary
+// key printed as the model's key fields print it.
+func (r *Runner) rawValues(ctx context.Context, tx *gorm.DB, j job, in string, args []any, s *schema.Schema) (map[string][]any, error) {
+	pk := j.table.PrimaryKey
+	cols := make([]string, 0, len(pk)+len(j.colsCAS))
+	for _, c := range append(append([]string(nil), pk...), j.colsCAS...) {
+		cols = append(cols, r.q(c))
+	}
+	rows, err := tx.WithContext(ctx).Raw("SELECT "+strings.Join(cols, ", ")+" FROM "+r.q(j.table.Table)+" WHERE "+in, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]any{}
+	sample := reflect.New(s.ModelType).Elem()
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		key := make([]any, len(pk))
+		for i, c := range pk {
+			f := s.LookUpField(c)
+			if err := f.Set(ctx, sample, vals[i]); err != nil {
+				return nil, err
+			}
+			key[i], _ = f.ValueOf(ctx, sample)
+		}
+		out[fmt.Sprint(key...)] = vals[len(pk):]
+	}
+	return out, rows.Err()
 }

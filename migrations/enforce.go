@@ -133,21 +133,23 @@ func (r *Runner) archiveDeprecated(ctx context.Context, db *gorm.DB, rel version
 	}
 	m := db.WithContext(ctx).Migrator()
 	for _, d := range docs {
+		have := map[string]bool{}
+		if cts, err := m.ColumnTypes(d.Table); err == nil {
+			for _, ct := range cts {
+				have[ct.Name()] = true
+			}
+		}
 		var cols []string
 		for _, c := range d.DeprecatedIn(rel.String()) {
-			if m.HasColumn(d.Table, c) {
+			if have[c] {
 				cols = append(cols, c)
 			}
 		}
 		if len(cols) == 0 || len(d.PrimaryKey) == 0 {
 			continue
 		}
-		n, err := Archive(ctx, db, rel, d.Table, d.PrimaryKey, cols)
-		if err != nil {
+		if _, err := Archive(ctx, db, rel, d.Table, d.PrimaryKey, cols); err != nil {
 			return fmt.Errorf("migrations: archive %s before the contract: %w", d.Table, err)
-		}
-		if err := store.Journal(ctx, db, "archive", rel, fmt.Sprintf("%d row(s) of %s %v archived in %s", n, d.Table, cols, ArchiveTable(rel, d.Table))); err != nil {
-			return err
 		}
 	}
 	return nil

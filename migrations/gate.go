@@ -174,14 +174,14 @@ func (r *Runner) scopeProblems(ctx context.Context, db *gorm.DB, rel versions.Ve
 	if r.allowDrops {
 		return nil, nil
 	}
-	probs, err := r.ValidateScope(ctx, rel)
+	probs, err := r.validateScope(ctx, db, rel)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, p := range probs {
 		if !p.Warning {
-			out = append(out, fmt.Sprintf("%s statement %d touches %s.%s: %s", p.Migration, p.Statement, p.Table, p.Column, p.Reason))
+			out = append(out, p.String())
 		}
 	}
 	return out, nil

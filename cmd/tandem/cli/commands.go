@@ -40,6 +40,9 @@ func engineCommands() []*command {
 			"tandem validate --dir migrations", false, runValidate),
 		flagCommand(),
 		instancesCommand(),
+		demoCommand(),
+		backupCommand(),
+		archiveCommand(),
 		coverageCommand(),
 	}
 }
@@ -60,6 +63,8 @@ func dbCommand(name, summary, usage, example string, release bool, run func(ctx 
 				fs.BoolVar(&yes, "yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
 			case "history":
 				fs.IntVar(&cfg.limit, "limit", 50, "show at most this many journal events (0: all)")
+			case "plan":
+				fs.String("write", "", "instead of printing the plan, write into this directory, for review, the expand and contract files of --release for every dialect, generated from the model registry")
 			}
 		},
 		run: func(ctx context.Context, a *app, fs *flag.FlagSet) int {
@@ -83,6 +88,15 @@ func phaseCommand(phase versions.Phase, summary, example string) *command {
 			cfg.releaseFlag(fs, "apply up to this release")
 			cfg.ddlFlags(fs)
 			fs.BoolVar(&dryRun, "dry-run", false, "print what would run, with its SQL, and change nothing")
+			switch phase {
+			case versions.PhaseMigrate:
+				cfg.backfillFlags(fs)
+			case versions.PhaseContract:
+				cfg.contractFlags(fs)
+			}
+			if phase != versions.PhaseMigrate {
+				fs.StringVar(&cfg.backup, "backup", "", "back the database up to this file first (pg_dump, mariadb-dump or VACUUM INTO); stop if that fails")
+			}
 			if phase == versions.PhaseContract {
 				fs.BoolVar(&yes, "yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
 			} else {
@@ -94,6 +108,9 @@ func phaseCommand(phase versions.Phase, summary, example string) *command {
 				return a.fail(name, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))})
 			}
 			cfg.logf = a.logger(cfg.verbose || !cfg.jsonOut)
+			if phase == versions.PhaseMigrate {
+				cfg.progress = a.progressPrinter(cfg.jsonOut)
+			}
 			target, err := cfg.targetRelease()
 			if err != nil {
 				return a.fail(name, err)
@@ -113,6 +130,11 @@ func phaseCommand(phase versions.Phase, summary, example string) *command {
 			if phase == versions.PhaseContract && !a.confirm(yes, "contract drops what the releases up to "+orNewest(cfg.release)+" deprecated; this cannot be undone.") {
 				return a.fail(name, usageError{errors.New("contract is destructive: confirm at the prompt, or pass --yes when stdin is not a terminal")})
 			}
+			if cfg.backup != "" {
+				if err := a.backupBefore(ctx, cfg, cfg.backup); err != nil {
+					return a.fail(name, err)
+				}
+			}
 			var rep *migrations.Report
 			switch phase {
 			case versions.PhaseExpand:
@@ -122,11 +144,20 @@ func phaseCommand(phase versions.Phase, summary, example string) *command {
 			default:
 				rep, err = r.Contract(ctx, target)
 			}
-			if err != nil {
+			if err != nil && !(errors.Is(err, migrations.ErrMoreWork) && rep != nil) {
 				return a.fail(name, err)
 			}
+			code := migrations.ExitCode(err)
 			if cfg.jsonOut {
-				return a.printJSON(rep)
+				a.printJSON(rep)
+				return code
+			}
+			for _, b := range rep.Backfill {
+				fmt.Fprintf(a.out, "backfill %s (%s): %d row(s) converted, %d retried, %d still stale\n", b.Table, b.Kind, b.Rows, b.Conflicts, b.Remaining)
+			}
+			if err != nil {
+				fmt.Fprintf(a.err, "tandem %s: %s\n", name, a.scrub(err.Error()))
+				return code
 			}
 			if len(rep.Applied) == 0 {
 				fmt.Fprintf(a.out, "%s up to %s: nothing to apply; schema version %s\n", name, rep.Target, rep.Schema)
@@ -217,7 +248,10 @@ func runCheck(ctx context.Context, a *app, cfg *runConfig, _ bool, _ *flag.FlagS
 	return res.Code
 }
 
-func runPlan(ctx context.Context, a *app, cfg *runConfig, _ bool, _ *flag.FlagSet) int {
+func runPlan(ctx context.Context, a *app, cfg *runConfig, _ bool, fs *flag.FlagSet) int {
+	if dir := fs.Lookup("write").Value.String(); dir != "" {
+		return runPlanWrite(ctx, a, cfg, dir)
+	}
 	target, err := cfg.targetRelease()
 	if err != nil {
 		return a.fail("plan", err)

@@ -24,8 +24,9 @@ import (
 type Option func(*settings)
 
 type settings struct {
-	fsys fs.FS // migrations used when --dir is not given
-	gos  []migrations.GoMigration
+	fsys   fs.FS // migrations used when --dir is not given
+	gos    []migrations.GoMigration
+	models []any
 }
 
 // WithMigrations sets the migration files used when neither --dir nor
@@ -36,6 +37,12 @@ func WithMigrations(fsys fs.FS) Option { return func(s *settings) { s.fsys = fsy
 // migrations.Register.
 func WithGoMigrations(gos ...migrations.GoMigration) Option {
 	return func(s *settings) { s.gos = append(s.gos, gos...) }
+}
+
+// WithModels gives the CLI the service's models, so that `tandem migrate`
+// backfills their rows with the models' converters.
+func WithModels(models ...any) Option {
+	return func(s *settings) { s.models = append(s.models, models...) }
 }
 
 // Main runs the CLI with args (without the program name) and returns the
@@ -58,6 +65,12 @@ type runConfig struct {
 	statementTimeout time.Duration
 	ddlRetries       int
 	limit            int
+	backfill         migrations.BackfillOptions
+	soak             time.Duration
+	noArchive        bool
+	allowDrops       bool
+	backup           string
+	progress         func(migrations.Progress)
 	settings         settings
 	logf             func(format string, args ...any)
 }
@@ -69,6 +82,22 @@ func (c *runConfig) connFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.jsonOut, "json", false, "print the result as JSON")
 	fs.BoolVar(&c.verbose, "v", false, "log progress to stderr")
 	fs.DurationVar(&c.lockTimeout, "lock-timeout", time.Minute, "how long to wait for another tandem runner before giving up (exit 7)")
+}
+
+// backfillFlags declares the flags of migrate's backfill.
+func (c *runConfig) backfillFlags(fs *flag.FlagSet) {
+	fs.Int64Var(&c.backfill.MaxRows, "max-rows", 0, "stop after this many rows with exit code 8 (more work remains); 0: no limit")
+	fs.IntVar(&c.backfill.BatchSize, "batch-size", 500, "rows in the first batch; later batches adapt to --batch-time")
+	fs.DurationVar(&c.backfill.TargetBatch, "batch-time", 200*time.Millisecond, "aimed duration of one batch (a short transaction)")
+	fs.Float64Var(&c.backfill.RateLimit, "rate", 0, "at most this many rows per second (0: no limit)")
+	fs.DurationVar(&c.backfill.Pause, "pause", 0, "pause between batches")
+}
+
+// contractFlags declares the flags of contract's gate.
+func (c *runConfig) contractFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&c.soak, "soak", 0, "require the ready-for-contract flag to have been set this long")
+	fs.BoolVar(&c.noArchive, "no-archive", false, "do not copy the dropped columns into tandem_archive_* tables first")
+	fs.BoolVar(&c.allowDrops, "allow-undeclared-drops", false, "let contract migrations drop or alter columns no model declares deprecated (journaled)")
 }
 
 // releaseFlag declares --release.
@@ -168,6 +197,18 @@ func provideRunnerOptions(cfg *runConfig) []migrations.Option {
 	}
 	if cfg.logf != nil {
 		opts = append(opts, migrations.WithLogf(cfg.logf))
+	}
+	if len(cfg.settings.models) > 0 {
+		opts = append(opts, migrations.WithModels(cfg.settings.models...))
+	}
+	b := cfg.backfill
+	b.Progress = cfg.progress
+	opts = append(opts, migrations.WithBackfill(b), migrations.WithSoak(cfg.soak))
+	if cfg.noArchive {
+		opts = append(opts, migrations.WithoutArchive())
+	}
+	if cfg.allowDrops {
+		opts = append(opts, migrations.WithUndeclaredDrops())
 	}
 	return opts
 }

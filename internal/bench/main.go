@@ -1,0 +1,307 @@
+// Command bench runs tandem's benchmark suites and rewrites
+// docs/BENCHMARKS.md with the machine, the date and the figures.
+//
+//	go run ./internal/bench                      # every suite, 5 rounds
+//	go run ./internal/bench -count 5 -benchtime 1s -pkg ./compat
+//
+// Benchmarks named Benchmark<Group>/<case>/plain and .../plugin pair up: the
+// report gives the plugin's overhead over plain GORM for each case, from the
+// medians of the rounds, and checks it against the suite's targets. Other
+// benchmarks are listed as they are.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/tandemdb/tandem/internal/dbtest"
+	"github.com/tandemdb/tandem/internal/dialect"
+)
+
+const modulePath = "github.com/tandemdb/tandem"
+
+// suite is one package of benchmarks, with its overhead targets and a note
+// on what it measures. Add a package here to add it to the report.
+type suite struct {
+	pkg     string // relative to the module root: ./compat
+	targets []target
+	about   string
+}
+
+func (s suite) importPath() string {
+	return modulePath + "/" + strings.TrimPrefix(strings.TrimPrefix(s.pkg, "./"), "/")
+}
+
+var suites = []suite{
+	{
+		pkg: "./compat",
+		targets: []target{
+			{match: "unversioned", max: 5, why: "issue 4"},
+			{match: "converters", max: 15, why: "issue 4"},
+		},
+		about: `
+Each case runs GORM without the plugin (plain) and the same code with the plugin of
+release 2.0 installed, in 2.0(m) (plugin), each on a fresh database seeded with the same
+100 rows. SQLite runs in memory on one connection, to isolate the CPU cost; PostgreSQL is
+the local server of internal/dbtest (a new database per case, pool of internal/dbtest, server defaults such as fsync).
+
+- **unversioned**: a model without model.Stamp. Target (issue 4): at most 5% overhead.
+- **stamped**: a model with model.Stamp and no transitional field in 2.0; the plugin
+  only stamps its writes. No target of its own; shown for information.
+- **converters**: a model like CustomerV2 (Name deprecated in 2.0, GivenName and
+  FamilyName added), over rows written and stamped by 1.0, so every read runs the
+  upgrade converter and every Create the downgrade converter. Updates set GivenName and
+  FamilyName, which in 2.0(m) the plugin turns into a read of the row, the converters,
+  and an UPDATE of every transitional column (one extra SELECT per update).
+  Target (issue 4): at most 15% overhead.
+- **converters-email** (Updates only): the same model, updating Email, which is not
+  transitional; the plugin leaves such an update and its stamp alone.
+
+Find100 loads all 100 rows; First loads one by primary key; Updates updates one row by
+primary key with a struct; Create inserts one row.
+
+Two costs show up that are not the plugin's CPU:
+
+- Stamping writes obj_version, which model.Stamp indexes. On SQLite an UPDATE that sets an
+  indexed column costs several times one that does not, even when the value does not
+  change; this is most of the stamped and converters Updates overhead on SQLite (compare
+  converters-email, which writes no stamp).
+- On PostgreSQL every Create and Updates waits for its commit to reach the disk, which
+  dominates their time and the noise; the rounds column shows how far apart single rounds
+  were.`,
+	},
+}
+
+func main() {
+	log := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }
+	var pkgs multiFlag
+	count := flag.Int("count", 5, "rounds: how many times each benchmark runs (`go test -count 1` per round)")
+	benchtime := flag.String("benchtime", "1000x", "go test -benchtime: iterations (1000x) or time (1s) per benchmark and round")
+	bench := flag.String("bench", ".", "go test -bench: which benchmarks to run")
+	out := flag.String("out", "docs/BENCHMARKS.md", "the report to rewrite, relative to the module root")
+	flag.Var(&pkgs, "pkg", "a benchmark package to run, e.g. ./compat (repeatable; default: every suite)")
+	flag.Parse()
+	if *count < 1 {
+		log("-count must be at least 1")
+		os.Exit(2)
+	}
+
+	root, err := moduleRoot()
+	if err != nil {
+		log("%v", err)
+		os.Exit(1)
+	}
+	run := suites
+	if len(pkgs) > 0 {
+		run = nil
+		for _, p := range pkgs {
+			run = append(run, suiteFor(p))
+		}
+	}
+	args := []string{"test", "-v", "-p", "1", "-run", "^$", "-bench", *bench, "-benchmem", "-count", "1", "-benchtime", *benchtime, "-timeout", "60m"}
+	for _, s := range run {
+		args = append(args, s.pkg)
+	}
+
+	m := machine{loadBefore: loadAvg()}
+	var o output
+	var raw bytes.Buffer
+	for i := 1; i <= *count; i++ {
+		log("round %d of %d: go %s", i, *count, shellJoin(args))
+		var buf bytes.Buffer
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			log("round %d failed (%v); %s is left as it was", i, err, *out)
+			os.Exit(1)
+		}
+		if err := o.parse(bytes.NewReader(buf.Bytes())); err != nil {
+			log("read the output of round %d: %v", i, err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(&raw, "# round %d\n%s", i, buf.String())
+	}
+	if len(o.results) == 0 {
+		log("no benchmark results; %s is left as it was", *out)
+		os.Exit(1)
+	}
+	m.loadAfter = loadAvg()
+	m.describe(o.cpu)
+
+	runner := "go run ./internal/bench"
+	if len(os.Args) > 1 {
+		runner += " " + shellJoin(os.Args[1:])
+	}
+	var w strings.Builder
+	render(&w, m, []string{"go " + shellJoin(args)}, runner, &o, run)
+	fmt.Fprintf(&w, "## Raw output\n\n<details><summary>go test output of every round</summary>\n\n```\n%s```\n\n</details>\n", raw.String())
+
+	path := *out
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
+	if err := os.WriteFile(path, []byte(w.String()), 0o644); err != nil {
+		log("%v", err)
+		os.Exit(1)
+	}
+	log("wrote %s", path)
+}
+
+// suiteFor returns the suite of package p, or a suite without targets.
+func suiteFor(p string) suite {
+	want := suite{pkg: p}
+	for _, s := range suites {
+		if s.importPath() == want.importPath() {
+			return s
+		}
+	}
+	return want
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (f *multiFlag) String() string     { return strings.Join(*f, ",") }
+func (f *multiFlag) Set(v string) error { *f = append(*f, v); return nil }
+
+func moduleRoot() (string, error) {
+	b, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the module root: go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(b))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("run bench inside the %s module", modulePath)
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// shellJoin quotes the arguments that a shell would otherwise change.
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\"'$^*?[]{}()<>|&;\\") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		q[i] = a
+	}
+	return strings.Join(q, " ")
+}
+
+// machine describes where the benchmarks ran.
+type machine struct {
+	date, cpu, memory, goVersion, os string
+	cores                            int
+	servers                          [][2]string
+	loadBefore, loadAfter            string
+	revision                         string
+}
+
+// revision names the commit the benchmarks ran on, and whether the tree had
+// changes on top of it. It only reads the repository.
+func revision() string {
+	git := func(args ...string) *exec.Cmd {
+		c := exec.Command("git", args...)
+		c.Env = append(os.Environ(), "GIT_OPTIONAL_LOCKS=0")
+		return c
+	}
+	head, err := git("rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown (not a git checkout)"
+	}
+	rev := strings.TrimSpace(string(head))
+	if err := git("diff", "--quiet", "HEAD", "--").Run(); err != nil {
+		rev += " with uncommitted changes"
+	}
+	return rev
+}
+
+func (m *machine) describe(goTestCPU string) {
+	m.date = time.Now().UTC().Format("2006-01-02 15:04 MST")
+	m.cpu = procField("/proc/cpuinfo", "model name", ":")
+	if m.cpu == "" {
+		m.cpu = goTestCPU
+	}
+	m.cores = runtime.NumCPU()
+	m.memory = "unknown"
+	if kb, err := strconv.ParseFloat(strings.TrimSuffix(procField("/proc/meminfo", "MemTotal", ":"), " kB"), 64); err == nil {
+		m.memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
+	}
+	m.goVersion = runtime.Version()
+	m.os = strings.Trim(procField("/etc/os-release", "PRETTY_NAME", "="), `"`)
+	if k, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.os += ", Linux " + strings.TrimSpace(string(k))
+	}
+	m.os = strings.TrimPrefix(m.os+" ("+runtime.GOOS+"/"+runtime.GOARCH+")", ", ")
+	m.revision = revision()
+	m.servers = append(m.servers,
+		[2]string{"SQLite", serverVersion("sqlite::memory:", "SELECT 'SQLite ' || sqlite_version() || ', modernc.org/sqlite via github.com/glebarez/sqlite, in memory'")},
+		[2]string{"PostgreSQL", serverVersion(dbtest.ServerDSN(dialect.Postgres), "SELECT version()")})
+}
+
+// serverVersion asks a database for its version, or says why it cannot.
+func serverVersion(dsn, query string) string {
+	t, err := dialect.ParseDSN(dsn)
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	db, err := dialect.Open(ctx, t, &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		return "not reachable at " + dialect.Redact(dsn)
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		defer sqlDB.Close()
+	}
+	var v string
+	if err := db.WithContext(ctx).Raw(query).Scan(&v).Error; err != nil {
+		return "unknown: " + err.Error()
+	}
+	if t.Dialect != dialect.SQLite {
+		v += ", at " + dialect.Redact(dsn)
+	}
+	return v
+}
+
+// procField returns the value of the first line of file that starts with
+// key, after sep.
+func procField(file, key, sep string) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, sep); ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
+}

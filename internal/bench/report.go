@@ -1,0 +1,326 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// pair is one case measured without the plugin (plain) and with it
+// (plugin): Benchmark<Group>/<case...>/{plain,plugin}.
+type pair struct {
+	key           string // the case: the name between the group and the variant
+	plain, plugin *result
+}
+
+// overhead is the median over the rounds of the plugin's extra time in
+// percent of plain GORM's (ns/op). The two sides of a pair ran seconds apart
+// in each round, so comparing them round by round cancels most of the drift
+// in the machine's load.
+func (p pair) overhead() float64 { return median(p.rounds("ns/op")) }
+
+// rounds returns, for each round, how much more of unit the plugin took than
+// plain GORM, in percent. Samples pair up by position: round i of each side.
+func (p pair) rounds(unit string) []float64 {
+	var out []float64
+	for i := 0; i < min(len(p.plain.samples), len(p.plugin.samples)); i++ {
+		a, ok1 := p.plain.samples[i][unit]
+		b, ok2 := p.plugin.samples[i][unit]
+		if ok1 && ok2 && a > 0 {
+			out = append(out, (b/a-1)*100)
+		}
+	}
+	return out
+}
+
+// group is one top-level benchmark function of one package.
+type group struct {
+	pkg, name string
+	pairs     []pair
+	singles   []*result // results that are not half of a pair
+}
+
+// target is an overhead limit for the pairs whose case has a segment named
+// match, or starting with match and a dash ("converters-email" is a
+// "converters" case).
+type target struct {
+	match string
+	max   float64 // percent
+	why   string
+}
+
+func (t target) applies(key string) bool {
+	for _, seg := range strings.Split(key, "/") {
+		if seg == t.match || strings.HasPrefix(seg, t.match+"-") {
+			return true
+		}
+	}
+	return false
+}
+
+// groups sorts results into groups and pairs, keeping their order. A half
+// of a pair without its other half is reported as a single result.
+func groups(results []*result) []*group {
+	var out []*group
+	byName := map[string]*group{}
+	var order []*pair
+	pairs := map[string]*pair{}
+	groupOf := map[*pair]*group{}
+	for _, r := range results {
+		segs := strings.Split(r.name, "/")
+		gkey := r.pkg + " " + segs[0]
+		g := byName[gkey]
+		if g == nil {
+			g = &group{pkg: r.pkg, name: strings.TrimPrefix(segs[0], "Benchmark")}
+			byName[gkey] = g
+			out = append(out, g)
+		}
+		variant := segs[len(segs)-1]
+		if len(segs) < 3 || (variant != "plain" && variant != "plugin") {
+			g.singles = append(g.singles, r)
+			continue
+		}
+		key := strings.Join(segs[1:len(segs)-1], "/")
+		p := pairs[gkey+" "+key]
+		if p == nil {
+			p = &pair{key: key}
+			pairs[gkey+" "+key] = p
+			groupOf[p] = g
+			order = append(order, p)
+		}
+		if variant == "plain" {
+			p.plain = r
+		} else {
+			p.plugin = r
+		}
+	}
+	for _, p := range order {
+		g := groupOf[p]
+		switch {
+		case p.plain != nil && p.plugin != nil:
+			g.pairs = append(g.pairs, *p)
+		case p.plain != nil:
+			g.singles = append(g.singles, p.plain)
+		default:
+			g.singles = append(g.singles, p.plugin)
+		}
+	}
+	return out
+}
+
+// verdict is the outcome of one pair against its target.
+type verdict struct {
+	pkg, group, key string
+	limit, got, cpu float64
+	rounds          string
+	met             bool
+	noisy           bool // some rounds above the target, some not
+}
+
+func judge(g *group, p pair, t target) verdict {
+	rs := p.rounds("ns/op")
+	v := verdict{pkg: g.pkg, group: g.name, key: p.key, limit: t.max, got: p.overhead(), cpu: median(p.rounds(cpuUnit)), rounds: span(rs)}
+	v.met = v.got <= t.max
+	v.noisy = len(rs) > 0 && slices.Min(rs) <= t.max && slices.Max(rs) > t.max
+	return v
+}
+
+func (v verdict) String() string {
+	s := "not met"
+	if v.met {
+		s = "met"
+	}
+	if v.noisy {
+		s += " (noisy)"
+	}
+	return s
+}
+
+// render writes the report in Markdown.
+func render(w *strings.Builder, m machine, cmds []string, runner string, out *output, suites []suite) {
+	gs := groups(out.results)
+	targets := map[string][]target{}
+	for _, s := range suites {
+		targets[s.importPath()] = s.targets
+	}
+	var verdicts []verdict
+	for _, g := range gs {
+		for _, p := range g.pairs {
+			if t, ok := targetFor(targets[g.pkg], p.key); ok {
+				verdicts = append(verdicts, judge(g, p, t))
+			}
+		}
+	}
+
+	fmt.Fprintf(w, "# Benchmarks\n\n")
+	fmt.Fprintf(w, "Written by `%s` on %s. Do not edit by hand: run it again.\n\n", runner, m.date)
+	fmt.Fprintf(w, "## Summary\n\n")
+	met := 0
+	for _, v := range verdicts {
+		if v.met {
+			met++
+		}
+	}
+	for _, s := range suites {
+		for _, t := range s.targets {
+			fmt.Fprintf(w, "- %s, %s cases: at most %.0f%% overhead (%s).\n", short(s.importPath()), t.match, t.max, t.why)
+		}
+	}
+	fmt.Fprintf(w, "\n%d of %d cases with a target meet it. A verdict marked *noisy* is one the rounds disagree on: "+
+		"some rounds were above the target and some below.\n", met, len(verdicts))
+	for _, v := range verdicts {
+		if !v.met {
+			fmt.Fprintf(w, "\n- **Not met**: %s %s/%s: %+.1f%% overhead (rounds %s; CPU %s), target at most %.0f%%%s.",
+				short(v.pkg), v.group, v.key, v.got, v.rounds, pct(v.cpu), v.limit, map[bool]string{true: ", noisy"}[v.noisy])
+		}
+	}
+	fmt.Fprintf(w, "\n\n")
+	for _, s := range out.skips {
+		fmt.Fprintf(w, "- Skipped: %s %s: %s\n", short(s.pkg), s.name, s.why)
+	}
+	if len(out.skips) > 0 {
+		fmt.Fprintln(w)
+	}
+
+	fmt.Fprintf(w, "## Machine\n\n| | |\n|---|---|\n")
+	fmt.Fprintf(w, "| CPU | %s |\n| cores | %d |\n| memory | %s |\n| Go | %s |\n| OS | %s |\n| tandem | %s |\n", m.cpu, m.cores, m.memory, m.goVersion, m.os, m.revision)
+	for _, s := range m.servers {
+		fmt.Fprintf(w, "| %s | %s |\n", s[0], s[1])
+	}
+	fmt.Fprintf(w, "| load average (1, 5, 15 min) before | %s |\n| load average after | %s |\n\n", m.loadBefore, m.loadAfter)
+	fmt.Fprintf(w, "The load averages show how much other work shared the %d cores while the benchmarks ran. "+
+		"Read an overhead smaller than the spread of its rounds column as noise.\n\n", m.cores)
+
+	fmt.Fprintf(w, "## Command\n\n```\n%s\n```\n\nwhich ran, once per round:\n\n```\n%s\n```\n\n", runner, strings.Join(cmds, "\n"))
+	fmt.Fprintf(w, "Each benchmark ran once per round, and the rounds one after another, so the plain and plugin sides of a pair "+
+		"ran seconds apart in every round. How to read the tables:\n\n"+
+		"- **plain ns/op, plugin ns/op, allocs/op**: medians over the rounds.\n"+
+		"- **overhead**: in each round, plugin ns/op / plain ns/op - 1; the median over the rounds. "+
+		"Comparing within a round cancels most of the drift in the machine's load. The targets are checked against this figure.\n"+
+		"- **rounds**: the lowest and highest of those per-round overheads: how far one round can be trusted.\n"+
+		"- **CPU overhead**: the same for %s, the CPU time the test process used per operation "+
+		"(all threads, so garbage collection and the plugin's background work count; the database server's time does not). "+
+		"It leaves out time spent waiting for a core, which helps on a loaded machine, but cache and frequency effects of other work remain.\n\n", cpuUnit)
+
+	for _, g := range gs {
+		fmt.Fprintf(w, "## %s: %s\n\n", short(g.pkg), g.name)
+		if len(g.pairs) > 0 {
+			fmt.Fprintf(w, "| case | plain ns/op | plugin ns/op | overhead | rounds | CPU overhead | plain allocs/op | plugin allocs/op | target | |\n")
+			fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+			for _, p := range g.pairs {
+				limit, result := "-", "-"
+				if t, ok := targetFor(targets[g.pkg], p.key); ok {
+					limit, result = fmt.Sprintf("at most %.0f%%", t.max), judge(g, p, t).String()
+				}
+				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", p.key,
+					num(p.plain, "ns/op"), num(p.plugin, "ns/op"), pct(p.overhead()), span(p.rounds("ns/op")),
+					pct(median(p.rounds(cpuUnit))), num(p.plain, "allocs/op"), num(p.plugin, "allocs/op"), limit, result)
+			}
+			fmt.Fprintln(w)
+		}
+		if len(g.singles) > 0 {
+			fmt.Fprintf(w, "| benchmark | ns/op | spread | B/op | allocs/op | other |\n|---|---:|---:|---:|---:|---|\n")
+			for _, r := range g.singles {
+				fmt.Fprintf(w, "| %s | %s | %.0f%% | %s | %s | %s |\n", r.name, num(r, "ns/op"), r.spread("ns/op"), num(r, "B/op"), num(r, "allocs/op"), others(r))
+			}
+			fmt.Fprintln(w)
+		}
+	}
+
+	for _, s := range suites {
+		if s.about != "" && hasPkg(gs, s.importPath()) {
+			fmt.Fprintf(w, "## About the %s benchmarks\n\n%s\n\n", short(s.importPath()), strings.TrimSpace(s.about))
+		}
+	}
+}
+
+// cpuUnit is the metric the compat benchmarks add: the process's CPU time
+// per operation.
+const cpuUnit = "cpu-ns/op"
+
+// pct formats a percentage with its sign, or "-" for NaN.
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%+.1f%%", v)
+}
+
+// median returns the median of vs, NaN when it is empty.
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return math.NaN()
+	}
+	vs = slices.Clone(vs)
+	slices.Sort(vs)
+	m := len(vs) / 2
+	if len(vs)%2 == 0 {
+		return (vs[m-1] + vs[m]) / 2
+	}
+	return vs[m]
+}
+
+// span formats the lowest and highest of vs.
+func span(vs []float64) string {
+	if len(vs) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%s to %s", pct(slices.Min(vs)), pct(slices.Max(vs)))
+}
+
+func targetFor(ts []target, key string) (target, bool) {
+	for _, t := range ts {
+		if t.applies(key) {
+			return t, true
+		}
+	}
+	return target{}, false
+}
+
+func hasPkg(gs []*group, pkg string) bool {
+	for _, g := range gs {
+		if g.pkg == pkg {
+			return true
+		}
+	}
+	return false
+}
+
+// short drops the module path from a package path.
+func short(pkg string) string {
+	return strings.TrimPrefix(pkg, modulePath+"/")
+}
+
+// num formats the median of unit with thousands separators.
+func num(r *result, unit string) string {
+	v, ok := r.median(unit)
+	if !ok {
+		return "-"
+	}
+	s := fmt.Sprintf("%.0f", v)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// others lists the medians of the units other than the standard three.
+func others(r *result) string {
+	var units []string
+	for u := range r.samples[0] {
+		if u != "ns/op" && u != "B/op" && u != "allocs/op" && u != cpuUnit {
+			units = append(units, u)
+		}
+	}
+	if len(units) == 0 {
+		return ""
+	}
+	var parts []string
+	slices.Sort(units)
+	for _, u := range units {
+		v, _ := r.median(u)
+		parts = append(parts, fmt.Sprintf("%.4g %s", v, u))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -6,7 +6,18 @@
 //
 //	db, err := gorm.Open(postgres.Open(dsn), &gorm.Config{})
 //	if err != nil { ... }
-//	if err := db.Use(compat.New(versions.MustParse("2.0"))); err != nil { ... }
+//	p := compat.New(versions.MustParse("2.0"), compat.WithModels(&Customer{}))
+//	if err := db.Use(p); err != nil { ... } // *GuardError: refused to start
+//	defer p.Close()
+//
+// At Initialize the plugin runs the start-up guard, records the models in
+// the model registry and the instance in the instance registry, and starts
+// watching the release states (polling, and LISTEN/NOTIFY on PostgreSQL).
+// For models that add or deprecate fields in its release it runs in
+// dual-model mode L(m) (the converters on every write and on reads of older
+// rows) until the ready-for-contract flag is set, then in L(c) (deprecated
+// fields hidden; naming one fails with *DeprecatedFieldError before any
+// SQL). docs/compat.md in the repository is the guide.
 //
 // # Stamping
 //

@@ -12,9 +12,11 @@ import (
 
 	"github.com/tandemdb/tandem/cmd/tandem/cli"
 	"github.com/tandemdb/tandem/compat"
+	"github.com/tandemdb/tandem/examples/shop"
 	"github.com/tandemdb/tandem/internal/dbtest"
 	"github.com/tandemdb/tandem/internal/dialect"
 	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/model"
 	"github.com/tandemdb/tandem/versions"
 )
 
@@ -240,4 +242,35 @@ func TestFlagRefusedWhileOldInstancesLive(t *testing.T) {
 			t.Errorf("after flip back:\n%s", r.out)
 		}
 	})
+}
+
+// TestValidateContractScope: with a database, validate compares the contract
+// migrations with the deprecated columns of the model registry.
+func TestValidateContractScope(t *testing.T) {
+	db := dbtest.New(t, dialect.SQLite)
+	dir := filepath.Join("..", "..", "..", "examples", "shop", "migrations")
+	if r := run(t, "expand", "--dsn", db.DSN, "--dir", dir); r.code != 0 {
+		t.Fatalf("expand: %+v", r)
+	}
+	register := func(m any) {
+		t.Helper()
+		spec, err := model.SpecOf(db.Gorm, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = store.RegisterModel(context.Background(), db.Gorm, &store.ModelSpec{Release: "2.0", Table: spec.Table, ReleaseStamp: versions.MustParse("2.0").Stamp(),
+			Model: spec.Model, Spec: store.NewSpecDoc(spec).JSON(), RegisteredAt: store.Now(), Instance: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	register(&shop.CustomerV2{})
+	r := run(t, "validate", "--dsn", db.DSN, "--dir", dir)
+	if r.code != 1 || !strings.Contains(r.out, "weight_lb") {
+		t.Errorf("validate with a contract dropping an undeclared column: %d\n%s%s", r.code, r.out, r.err)
+	}
+	register(&shop.ParcelV2{})
+	if r := run(t, "validate", "--dsn", db.DSN, "--dir", dir); r.code != 0 || strings.Contains(r.out, "problem:") {
+		t.Errorf("validate with every drop declared: %d\n%s%s", r.code, r.out, r.err)
+	}
 }

@@ -353,6 +353,22 @@ func runValidate(ctx context.Context, a *app, cfg *runConfig, _ bool, _ *flag.Fl
 			if err == nil && len(st.Edited) > 0 {
 				rep.Problems = append(rep.Problems, migrations.Problem{File: strings.Join(st.Edited, ", "), Reason: "applied but edited since (checksum differs); restore the file or run 'tandem repair'"})
 			}
+			// The contract scope needs the model registry, which lives in the database.
+			for _, rel := range r.Source().Releases() {
+				if err != nil {
+					break
+				}
+				var probs []migrations.ScopeProblem
+				probs, err = r.ValidateScope(ctx, rel)
+				for _, p := range probs {
+					pr := migrations.Problem{File: p.File, Reason: p.String()}
+					if p.Warning {
+						rep.Warnings = append(rep.Warnings, pr)
+					} else {
+						rep.Problems = append(rep.Problems, pr)
+					}
+				}
+			}
 		}
 	}
 	if err != nil {

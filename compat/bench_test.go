@@ -313,7 +313,7 @@ func benchDB(b *testing.B, d dialect.Name, k benchKind, withPlugin bool) (*gorm.
 // benchCPU returns the CPU time the process has used (user and system,
 // every thread, so the plugin's background work and the garbage collector
 // count), in nanoseconds. Unlike ns/op it leaves out the time spent waiting
-// for a core, which makes it the steadier measure on a loaded machine.
+// for a core, which helps on a loaded machine.
 func benchCPU() int64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {

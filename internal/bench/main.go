@@ -134,7 +134,15 @@ func main() {
 			log("read the output of round %d: %v", i, err)
 			os.Exit(1)
 		}
-		fmt.Fprintf(&raw, "# round %d\n%s", i, buf.String())
+		fmt.Fprintf(&raw, "# round %d\n", i)
+		for _, line := range strings.SplitAfter(buf.String(), "\n") {
+			// go test -v names each benchmark on a line of its own before
+			// its result; the result lines say it again.
+			if f := strings.Fields(line); len(f) == 1 && strings.HasPrefix(f[0], "Benchmark") {
+				continue
+			}
+			raw.WriteString(line)
+		}
 	}
 	if len(o.results) == 0 {
 		log("no benchmark results; %s is left as it was", *out)

@@ -198,10 +198,11 @@ func render(w *strings.Builder, m machine, cmds []string, runner string, out *ou
 		"- **plain ns/op, plugin ns/op, allocs/op**: medians over the rounds.\n"+
 		"- **overhead**: in each round, plugin ns/op / plain ns/op - 1; the median over the rounds. "+
 		"Comparing within a round cancels most of the drift in the machine's load. The targets are checked against this figure.\n"+
-		"- **rounds**: the lowest and highest of those per-round overheads: how far one round can be trusted.\n"+
+		"- **rounds**: the lowest and highest of those per-round overheads: how much single rounds disagree.\n"+
 		"- **CPU overhead**: the same for %s, the CPU time the test process used per operation "+
 		"(all threads, so garbage collection and the plugin's background work count; the database server's time does not). "+
-		"It leaves out time spent waiting for a core, which helps on a loaded machine, but cache and frequency effects of other work remain.\n\n", cpuUnit)
+		"It leaves out time spent waiting for a core, which helps on a loaded machine, but cache and frequency effects of other work remain, "+
+		"and while a query waits for a database server the Go runtime's idle spinning counts too, so against a server it follows latency in part.\n\n", cpuUnit)
 
 	for _, g := range gs {
 		fmt.Fprintf(w, "## %s: %s\n\n", short(g.pkg), g.name)

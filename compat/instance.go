@@ -61,7 +61,11 @@ func (p *Plugin) registerModels(ctx context.Context) error {
 	for _, s := range p.declared {
 		m := &store.ModelSpec{Release: p.release.String(), Table: s.Table, ReleaseStamp: p.release.Stamp(),
 			Model: s.Model, Spec: SpecJSON(s), RegisteredAt: store.Now(), Instance: p.inst.ID}
-		if err := store.RegisterModel(ctx, p.db, m); err != nil {
+		err := store.RegisterModel(ctx, p.db, m)
+		if _, conflict := err.(*store.ConflictError); err != nil && !conflict {
+			err = store.RegisterModel(ctx, p.db, m) // another instance inserted the table's row first: compare with it
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -29,6 +29,8 @@ type modelPlan struct {
 	// trans: fields added or deprecated in the release, by column and name.
 	trans     map[string]model.Field
 	transCols []string
+	// stampIndex reaches obj_version in the model struct without boxing.
+	stampIndex []int
 }
 
 func newModelPlan(spec *model.Spec, r versions.Version) *modelPlan {
@@ -48,6 +50,9 @@ func newModelPlan(spec *model.Spec, r versions.Version) *modelPlan {
 		}
 	}
 	pl.changes = len(pl.transCols) > 0
+	if f := spec.Schema().LookUpField(model.StampColumn); f != nil {
+		pl.stampIndex = f.StructField.Index
+	}
 	return pl
 }
 
@@ -233,9 +238,10 @@ func (pl *modelPlan) eachModel(v reflect.Value, fn func(reflect.Value) error) er
 // upgrade applies the upgrade converter to a model read from a row stamped
 // below the plan's release.
 func (pl *modelPlan) upgrade(ctx context.Context, v reflect.Value) error {
-	sf := pl.spec.Schema().LookUpField(model.StampColumn)
-	raw, _ := sf.ValueOf(ctx, v)
-	stamp, _ := raw.(int64)
+	stamp, err := pl.stampOf(ctx, v)
+	if err != nil {
+		return err
+	}
 	if stamp >= pl.release.Stamp() {
 		return nil
 	}
@@ -244,6 +250,16 @@ func (pl *modelPlan) upgrade(ctx context.Context, v reflect.Value) error {
 		return err
 	}
 	return v.Addr().Interface().(model.Upgrader).TandemUpgrade(from)
+}
+
+// stampOf reads the model's obj_version.
+func (pl *modelPlan) stampOf(ctx context.Context, v reflect.Value) (int64, error) {
+	if f, err := v.FieldByIndexErr(pl.stampIndex); err == nil && f.Kind() == reflect.Int64 {
+		return f.Int(), nil
+	}
+	raw, _ := pl.spec.Schema().LookUpField(model.StampColumn).ValueOf(ctx, v)
+	stamp, _ := raw.(int64)
+	return stamp, nil
 }
 
 func downgrade(v reflect.Value) error {

@@ -79,9 +79,14 @@ func (p *Plugin) effectiveState(states map[versions.Version]versions.State) vers
 	return versions.StateExpanded
 }
 
-// readStates loads every release's state.
-func readStates(ctx context.Context, db *gorm.DB) (map[versions.Version]versions.State, error) {
-	rows, err := store.ReleaseStates(ctx, db)
+// readStates loads every release's state; polling (known tables) skips the
+// catalog lookup.
+func readStates(ctx context.Context, db *gorm.DB, polling ...bool) (map[versions.Version]versions.State, error) {
+	load := store.ReleaseStates
+	if len(polling) > 0 && polling[0] {
+		load = store.LoadReleaseStates
+	}
+	rows, err := load(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +103,7 @@ func readStates(ctx context.Context, db *gorm.DB) (map[versions.Version]versions
 
 // refresh reloads the states and publishes a new snapshot when they changed.
 func (p *Plugin) refresh(ctx context.Context) error {
-	states, err := readStates(ctx, p.db)
+	states, err := readStates(ctx, p.db, true)
 	if err != nil {
 		return err
 	}

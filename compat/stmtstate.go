@@ -2,6 +2,7 @@ package compat
 
 import (
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // stmtKey is where a statement's state lives in Statement.Settings between
@@ -17,6 +18,14 @@ type stmtState struct {
 	selects []string
 	omits   []string
 	ownSet  bool // the plugin added the SET clause
+
+	// The fast path of a partial update (fastwrite.go): the WHERE clause
+	// and the values as the caller gave them, to run the slow path if the
+	// row changed since the caller loaded it.
+	fast      bool
+	where     *clause.Clause
+	origDest  any
+	hadWhere  bool
 }
 
 func (p *Plugin) begin(db *gorm.DB, pl *modelPlan) *stmtState {
@@ -42,6 +51,13 @@ func end(db *gorm.DB) {
 	db.Statement.Selects, db.Statement.Omits = st.selects, st.omits
 	if st.ownSet {
 		delete(db.Statement.Clauses, "SET")
+	}
+	if st.fast {
+		if st.hadWhere {
+			db.Statement.Clauses["WHERE"] = *st.where
+		} else {
+			delete(db.Statement.Clauses, "WHERE")
+		}
 	}
 	db.Statement.Settings.Delete(stmtKey)
 }

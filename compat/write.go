@@ -83,12 +83,21 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 	case !touchesTransitional(stmt, pl):
 		// The row keeps its shape and its stamp.
 	default:
-		p.readModifyWrite(db, pl, st)
+		if !p.fastWrite(db, pl, st) {
+			p.readModifyWrite(db, pl, st)
+		}
 	}
 }
 
 // afterUpdate puts the statement back.
-func (p *Plugin) afterUpdate(db *gorm.DB) { end(db) }
+func (p *Plugin) afterUpdate(db *gorm.DB) {
+	if st := current(db); st != nil && st.fast && db.Error == nil && db.RowsAffected == 0 {
+		end(db)
+		p.slowAfterConflict(db, st)
+		return
+	}
+	end(db)
+}
 
 // readModifyWrite converts a partial update of transitional columns in
 // L(m): it reads the row by primary key (upgrading it if it is older),

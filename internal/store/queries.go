@@ -58,6 +58,16 @@ func ReleaseStates(ctx context.Context, db *gorm.DB) ([]Release, error) {
 	return rows, nil
 }
 
+// LoadReleaseStates is ReleaseStates for callers that know the table exists
+// (it skips the catalog lookup; the compat plugin polls with it).
+func LoadReleaseStates(ctx context.Context, db *gorm.DB) ([]Release, error) {
+	var rows []Release
+	if err := db.WithContext(ctx).Order("release_stamp").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("store: read release states: %w", err)
+	}
+	return rows, nil
+}
+
 // State returns the state of release r; a release the database does not
 // know is pending.
 func State(ctx context.Context, db *gorm.DB, r versions.Version) (versions.State, error) {

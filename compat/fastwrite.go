@@ -1,0 +1,167 @@
+package compat
+
+import (
+	"reflect"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/callbacks"
+	"gorm.io/gorm/clause"
+
+	"github.com/tandemdb/tandem/model"
+)
+
+// fastWrite converts a partial update of transitional columns without
+// reading the row first, when the caller's model is a row it loaded (its
+// stamp is set): the model, with the update applied, is the base for the
+// converters, and the UPDATE compares and sets — it only matches while the
+// row's stamp and transitional values are still those the model holds. If
+// the row changed since it was loaded, nothing is written and afterUpdate
+// runs the slow path (read with a lock, convert, write). It reports whether
+// it took the update.
+func (p *Plugin) fastWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
+	stmt := db.Statement
+	rv := stmt.ReflectValue
+	if rv.Kind() != reflect.Struct || rv.Type() != pl.spec.Schema().ModelType || !rv.CanAddr() {
+		return false
+	}
+	stamp, err := pl.stampOf(stmt.Context, rv)
+	if err != nil || stamp == 0 {
+		return false
+	}
+	if _, ok := primaryKey(stmt, pl); !ok {
+		return false
+	}
+	s := pl.spec.Schema()
+	hidden, _ := pl.hiddenIn(st.snap.mode)
+	// What the row holds, as far as the caller knows, before the update.
+	base := reflect.New(rv.Type()).Elem()
+	base.Set(rv)
+	type cmp struct {
+		col string
+		val any
+	}
+	var cas []cmp
+	for _, col := range pl.transCols {
+		if _, h := hidden[col]; h {
+			continue
+		}
+		v, _ := s.LookUpField(col).ValueOf(stmt.Context, base)
+		cas = append(cas, cmp{col, v})
+	}
+	if w, ok := stmt.Clauses["WHERE"]; ok {
+		st.where, st.hadWhere = &w, true
+	}
+	st.origDest = stmt.Dest
+	set := callbacks.ConvertToAssignments(stmt)
+	for _, a := range set {
+		f := s.LookUpField(a.Column.Name)
+		if f == nil {
+			continue
+		}
+		if _, isExpr := a.Value.(clause.Expression); isExpr {
+			if _, t := pl.trans[f.DBName]; t {
+				p.restoreWhere(stmt, st)
+				return false
+			}
+			continue
+		}
+		if err := f.Set(stmt.Context, base, a.Value); err != nil {
+			p.restoreWhere(stmt, st)
+			return false
+		}
+	}
+	if pl.spec.Downgrades && st.snap.mode == ModeDual {
+		if err := downgrade(base); err != nil {
+			_ = db.AddError(err)
+			return true
+		}
+	}
+	out := set[:0:0]
+	for _, a := range set {
+		if _, t := pl.trans[a.Column.Name]; !t && a.Column.Name != model.StampColumn {
+			out = append(out, a)
+		}
+	}
+	for _, col := range pl.transCols {
+		if _, h := hidden[col]; h {
+			continue
+		}
+		v, _ := s.LookUpField(col).ValueOf(stmt.Context, base)
+		out = append(out, clause.Assignment{Column: clause.Column{Name: col}, Value: v})
+	}
+	if stamp != st.snap.stamp {
+		out = append(out, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: st.snap.stamp})
+	}
+	// The caller's model shows what is written.
+	for _, col := range append(append([]string(nil), pl.transCols...), model.StampColumn) {
+		if _, h := hidden[col]; h {
+			continue
+		}
+		f := s.LookUpField(col)
+		v, _ := f.ValueOf(stmt.Context, base)
+		if col == model.StampColumn {
+			v = st.snap.stamp
+		}
+		_ = f.Set(stmt.Context, rv, v)
+	}
+	conds := []clause.Expression{clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: model.StampColumn}, Value: stamp}}
+	for _, c := range cas {
+		conds = append(conds, nullSafeEq(db.Dialector.Name(), c.col, c.val))
+	}
+	stmt.AddClause(out)
+	stmt.AddClause(clause.Where{Exprs: conds})
+	st.ownSet, st.fast = true, true
+	return true
+}
+
+func (p *Plugin) restoreWhere(stmt *gorm.Statement, st *stmtState) {
+	if st.hadWhere {
+		stmt.Clauses["WHERE"] = *st.where
+	} else {
+		delete(stmt.Clauses, "WHERE")
+	}
+	st.where, st.hadWhere = nil, false
+}
+
+// nullSafeEq compares a column with a value, NULL equal to NULL.
+func nullSafeEq(dialect, col string, v any) clause.Expression {
+	c := clause.Column{Table: clause.CurrentTable, Name: col}
+	switch dialect {
+	case "postgres":
+		return clause.Expr{SQL: "? IS NOT DISTINCT FROM ?", Vars: []any{c, v}}
+	case "mysql":
+		return clause.Expr{SQL: "? <=> ?", Vars: []any{c, v}}
+	default:
+		return clause.Expr{SQL: "? IS ?", Vars: []any{c, v}}
+	}
+}
+
+// slowAfterConflict runs a partial update again through the slow path
+// after the fast path matched no row: the row changed since the caller
+// loaded it (or does not match the caller's conditions).
+func (p *Plugin) slowAfterConflict(db *gorm.DB, st *stmtState) {
+	stmt := db.Statement
+	key, ok := primaryKey(stmt, st.plan)
+	if !ok {
+		return
+	}
+	model := reflect.New(st.plan.spec.Schema().ModelType)
+	for _, f := range st.plan.spec.Schema().PrimaryFields {
+		if err := f.Set(stmt.Context, model.Elem(), key[f.DBName]); err != nil {
+			_ = db.AddError(err)
+			return
+		}
+	}
+	tx := db.Session(&gorm.Session{NewDB: true}).Model(model.Interface())
+	if st.hadWhere {
+		tx = tx.Clauses(st.where.Expression)
+	}
+	res := tx.Updates(st.origDest)
+	if res.Error != nil {
+		_ = db.AddError(res.Error)
+		return
+	}
+	db.RowsAffected = res.RowsAffected
+	// The caller's model gets the row as written.
+	_ = db.Session(&gorm.Session{NewDB: true}).Where(key).Take(stmt.ReflectValue.Addr().Interface()).Error
+}

@@ -22,10 +22,10 @@ type stmtState struct {
 	// The fast path of a partial update (fastwrite.go): the WHERE clause
 	// and the values as the caller gave them, to run the slow path if the
 	// row changed since the caller loaded it.
-	fast      bool
-	where     *clause.Clause
-	origDest  any
-	hadWhere  bool
+	fast     bool
+	where    *clause.Clause
+	origDest any
+	hadWhere bool
 }
 
 func (p *Plugin) begin(db *gorm.DB, pl *modelPlan) *stmtState {

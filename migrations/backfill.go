@@ -239,6 +239,12 @@ func (r *Runner) runJob(ctx context.Context, db *gorm.DB, j job, budget *int64) 
 		passes = 3
 	}
 	maxSize := j.maxBatch()
+	if r.dialect == dialect.SQLite && j.kind == BackfillConvert {
+		// The compare-and-set UPDATE ORs one condition per row, and SQLite
+		// refuses an expression nested deeper than 1000 ("Expression tree
+		// is too large").
+		maxSize = min(maxSize, sqliteMaxConvertBatch)
+	}
 	size = min(size, maxSize)
 	st, err := store.LoadBackfill(ctx, db, j.target.String(), j.table.Table)
 	if err != nil {
@@ -270,8 +276,17 @@ func (r *Runner) runJob(ctx context.Context, db *gorm.DB, j job, budget *int64) 
 		passConflicts := int64(0)
 		for {
 			if *budget < 0 || (o.MaxRows > 0 && *budget == 0) {
-				report(false)
-				return res, fmt.Errorf("%w: --max-rows reached during %s; run migrate again to go on", ErrMoreWork, j.table.Table)
+				// Out of rows: more work remains unless this pass is over
+				// and needs no other.
+				rest, err := r.nextKeys(ctx, db, j, st.Cursor, 1)
+				if err != nil {
+					return res, fmt.Errorf("migrations: backfill of %s: %w", j.table.Table, err)
+				}
+				if len(rest) > 0 || passConflicts > 0 {
+					report(false)
+					return res, fmt.Errorf("%w: --max-rows reached during %s; run migrate again to go on", ErrMoreWork, j.table.Table)
+				}
+				break
 			}
 			n := size
 			if o.MaxRows > 0 && int64(n) > *budget {
@@ -353,6 +368,10 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// sqliteMaxConvertBatch bounds a converter batch on SQLite, whose parser
+// refuses expressions nested deeper than 1000 (SQLITE_MAX_EXPR_DEPTH).
+const sqliteMaxConvertBatch = 500
 
 // maxBatch keeps one batch's statement under every dialect's limit of
 // bound values.

@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tandemdb/tandem/compat"
 	"github.com/tandemdb/tandem/internal/dbtest"
+	"github.com/tandemdb/tandem/internal/dialect"
 	"github.com/tandemdb/tandem/internal/store"
 	"github.com/tandemdb/tandem/migrations"
 	"github.com/tandemdb/tandem/versions"
@@ -540,5 +542,121 @@ func TestFlipBackRefills(t *testing.T) {
 		var p PersonV1
 		must(g1.Take(&p, 101).Error)
 		wantEqual(t, "name 1.0 reads", p.Name, "Grace Hopper")
+	})
+}
+
+// TestBackfillRaceWithinBatch writes, from another connection, inside a
+// batch of the converter backfill: between its reads of the rows, and
+// between those reads and its write. A row changed meanwhile is not
+// overwritten with values converted from what was read before; it is
+// retried and converted from what the writer left. SQLite is left out: a
+// batch there holds the database's write lock, so no one can write inside.
+func TestBackfillRaceWithinBatch(t *testing.T) {
+	for _, d := range []dialect.Name{dialect.Postgres, dialect.MySQL} {
+		t.Run(string(d), func(t *testing.T) {
+			db := dbtest.New(t, d)
+			ctx := t.Context()
+			expandPeople(t, db, peopleFiles)
+			seedPeople(t, db, 1, 40, st10)
+			other := db.Open(t)
+			var errs []error
+			write := func(q string, args ...any) {
+				// Bounded, so that a write the batch blocks fails the test
+				// instead of hanging it.
+				wctx, cancel := context.WithTimeout(ctx, time.Minute)
+				defer cancel()
+				errs = append(errs, other.WithContext(wctx).Exec(q, args...).Error)
+			}
+			// Inside the first batch's transaction: before its second and
+			// third reads of people (the keys, then the rows, in whatever
+			// order it reads them) and before its write.
+			reads := 0
+			onRead := func(tx *gorm.DB, people bool) {
+				if _, inBatch := tx.Statement.ConnPool.(*sql.Tx); !people || !inBatch {
+					return
+				}
+				switch reads++; reads {
+				case 2:
+					write("UPDATE people SET name = 'Between Reads', obj_version = ? WHERE id = 1", st10)
+				case 3:
+					write("UPDATE people SET name = 'Second Read', obj_version = ? WHERE id = 4", st10)
+				}
+			}
+			var beforeWrite sync.Once
+			rg := db.Open(t)
+			for _, err := range []error{
+				rg.Callback().Query().Before("gorm:query").Register("test:before_query", func(tx *gorm.DB) {
+					onRead(tx, tx.Statement.Table == "people")
+				}),
+				rg.Callback().Row().Before("gorm:row").Register("test:before_row", func(tx *gorm.DB) {
+					onRead(tx, strings.Contains(tx.Statement.SQL.String(), "people"))
+				}),
+				rg.Callback().Raw().Before("gorm:raw").Register("test:before_write", func(tx *gorm.DB) {
+					if sql := tx.Statement.SQL.String(); strings.HasPrefix(sql, "UPDATE") && strings.Contains(sql, "people") {
+						beforeWrite.Do(func() {
+							write("UPDATE people SET name = 'Before Write', obj_version = ? WHERE id = 2", st10)
+							write("UPDATE people SET name = 'Two Wrote', given_name = 'Two', family_name = 'Wrote', obj_version = ? WHERE id = 3", st20)
+						})
+					}
+				}),
+			} {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := newRunner(t, rg, peopleFiles, migrations.WithModels(&PersonV2{}), migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 20}))
+			rep, err := r.Migrate(ctx, rel20)
+			if err != nil {
+				t.Fatalf("migrate: %v", err)
+			}
+			wantEqual(t, "writes inside the batch", len(errs), 4)
+			for _, err := range errs {
+				if err != nil {
+					t.Errorf("write inside the batch: %v", err)
+				}
+			}
+			b := backfillOf(t, rep)
+			t.Logf("%s: %d rows converted, %d conflicts", d, b.Rows, b.Conflicts)
+			if b.Conflicts < 2 {
+				t.Errorf("%d conflicts, want the rows written inside the batch retried", b.Conflicts)
+			}
+			wantEqual(t, "rows converted by the backfill", b.Rows, 39)
+			wantEqual(t, "rows left", b.Remaining, 0)
+			got := readPeople(t, db.Gorm)
+			wantPerson(t, got[1], "Between Reads", "Between", "Reads", st20)
+			wantPerson(t, got[2], "Before Write", "Before", "Write", st20)
+			wantPerson(t, got[3], "Two Wrote", "Two", "Wrote", st20)
+			wantPerson(t, got[4], "Second Read", "Second", "Read", st20)
+			for id := int64(5); id <= 40; id++ {
+				g, f := splitName(personName(id))
+				wantPerson(t, got[id], personName(id), g, f, st20)
+			}
+			wantComplete(t, r, 40)
+		})
+	}
+}
+
+// TestBackfillMaxRowsExactlyEnough: a run whose MaxRows covers exactly the
+// rows left finishes the table and reports no more work (exit code 0), so
+// that a script running migrate until it exits 0 stops there.
+func TestBackfillMaxRowsExactlyEnough(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := t.Context()
+		expandPeople(t, db, peopleFiles)
+		seedPeople(t, db, 1, 100, st10)
+		r := newRunner(t, db.Gorm, peopleFiles, migrations.WithModels(&PersonV2{}), migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 20, MaxRows: 50}))
+		_, err := r.Migrate(ctx, rel20)
+		wantEqual(t, "exit code of the first run", migrations.ExitCode(err), migrations.ExitMoreWork)
+		rep, err := r.Migrate(ctx, rel20)
+		if err != nil {
+			t.Fatalf("second run, 50 rows left for MaxRows 50: %v (exit code %d)", err, migrations.ExitCode(err))
+		}
+		wantEqual(t, "rows of the second run", backfillOf(t, rep).Rows, 50)
+		wantComplete(t, r, 100)
+		cur, err := store.LoadBackfill(ctx, db.Gorm, "2.0", "people")
+		if err != nil || cur == nil {
+			t.Fatalf("backfill cursor: %+v, %v", cur, err)
+		}
+		wantEqual(t, "status", cur.Status, "done")
 	})
 }

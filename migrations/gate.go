@@ -115,20 +115,19 @@ func (r *Runner) gate(ctx context.Context, db *gorm.DB, v *view, rel, target ver
 				"wait for its next heartbeat", nil)
 		}
 	}
-	if st == versions.StateContractReady || len(ref.Facts) == 0 {
-		tables, err := r.tablesOn(ctx, db)
+	// Stale rows block whatever else does: the refusal lists every fact.
+	tables, err := r.tablesOn(ctx, db)
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		n, err := CountStale(ctx, db, t, rel)
 		if err != nil {
 			return err
 		}
-		for _, t := range tables {
-			n, err := CountStale(ctx, db, t, rel)
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				add(fmt.Sprintf("table %s has %d row(s) stamped below %s", t.Table, n, rel),
-					fmt.Sprintf("tandem migrate --release %s, then tandem coverage --release %s", rel, rel), nil)
-			}
+		if n > 0 {
+			add(fmt.Sprintf("table %s has %d row(s) stamped below %s", t.Table, n, rel),
+				fmt.Sprintf("tandem migrate --release %s, then tandem coverage --release %s", rel, rel), nil)
 		}
 	}
 	if probs, err := r.scopeProblems(ctx, db, rel); err != nil {

@@ -46,7 +46,7 @@ func TestVersionAndHelp(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("help: %+v", r)
 	}
-	for _, c := range []string{"init", "status", "check", "expand", "migrate", "contract", "history", "validate", "repair", "baseline", "plan", "version", "flag"} {
+	for _, c := range []string{"init", "status", "check", "expand", "migrate", "contract", "history", "validate", "repair", "baseline", "plan", "version", "flag", "instances", "coverage", "archive", "backup", "demo"} {
 		if !strings.Contains(r.out, "\n  "+c+" ") {
 			t.Errorf("help does not list %s", c)
 		}

@@ -57,6 +57,11 @@ func (r *Runner) enforceCoverage(ctx context.Context, db *gorm.DB, rel versions.
 		switch r.dialect {
 		case dialect.Postgres:
 			name := enforceName("tandem_cov_", t.Table, rel)
+			// A contract killed while its enforcement was in place left it
+			// behind (it commits on its own): replace it.
+			if err := exec(fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s", tq, r.q(name))); err != nil {
+				return cleanup, fmt.Errorf("migrations: enforce coverage on %s: %w", t.Table, err)
+			}
 			if err := exec(fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s >= %d) NOT VALID", tq, r.q(name), sq, stamp)); err != nil {
 				return cleanup, fmt.Errorf("migrations: enforce coverage on %s: %w", t.Table, err)
 			}
@@ -73,6 +78,11 @@ func (r *Runner) enforceCoverage(ctx context.Context, db *gorm.DB, rel versions.
 				name := enforceName("tandem_cov_"+map[string]string{"INSERT": "i", "UPDATE": "u"}[ev]+"_", t.Table, rel)
 				sql := fmt.Sprintf("CREATE TRIGGER %s BEFORE %s ON %s FOR EACH ROW BEGIN IF NEW.%s < %d THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'tandem: stale write refused: release %s is being contracted'; END IF; END",
 					r.q(name), ev, tq, sq, stamp, rel)
+				// A contract killed while its triggers were in place left
+				// them behind: replace them.
+				if err := exec("DROP TRIGGER IF EXISTS " + r.q(name)); err != nil {
+					return cleanup, fmt.Errorf("migrations: enforce coverage on %s: %w", t.Table, err)
+				}
 				if err := exec(sql); err != nil {
 					return cleanup, fmt.Errorf("migrations: enforce coverage on %s: %w", t.Table, err)
 				}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tandemdb/tandem/internal/dblock"
+	"github.com/tandemdb/tandem/internal/dialect"
 	"github.com/tandemdb/tandem/versions"
 )
 
@@ -113,7 +114,8 @@ type MigrationError struct {
 	Statement int // 1-based statement that failed (0 for a Go migration)
 	Line      int // line of that statement in the file
 	Err       error
-	Partial   bool // statements before the failing one were committed (MySQL, no-transaction files)
+	Partial   bool  // statements before the failing one were committed (MySQL, no-transaction files)
+	RecordErr error // recording the failure in the history failed too (the connection was lost)
 }
 
 // Error implements error.
@@ -130,10 +132,20 @@ func (e *MigrationError) Error() string {
 		where += fmt.Sprintf(", statement %d", e.Statement)
 	}
 	hint := "nothing of it was kept; fix the migration and run again"
-	if e.Partial {
+	lost := dialect.ConnectionLost(e.Err)
+	switch {
+	case lost && e.Partial:
+		hint = fmt.Sprintf("the connection to the database was lost (server down or restarting, session killed, network); statements before %d were committed; when the server answers again, run the same command again: it resumes at statement %d", e.Statement, e.Statement)
+	case lost:
+		hint = "the connection to the database was lost (server down or restarting, session killed, network); nothing of it was kept; when the server answers again, run the same command again"
+	case e.Partial:
 		hint = fmt.Sprintf("statements before %d were committed (the dialect commits DDL at once); fix the failing statement, run 'tandem repair' if you edited the file, and run again: it resumes at statement %d", e.Statement, e.Statement)
 	}
-	return fmt.Sprintf("migrations: %s failed: %v\nhint: %s", where, e.Err, hint)
+	msg := fmt.Sprintf("migrations: %s failed: %v", where, e.Err)
+	if e.RecordErr != nil {
+		msg += fmt.Sprintf("\n(the failure could not be recorded in the history either: %v)", e.RecordErr)
+	}
+	return msg + "\nhint: " + hint
 }
 
 // Unwrap returns the database error.

@@ -3,6 +3,9 @@ package migrations
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -11,6 +14,7 @@ import (
 	"github.com/tandemdb/tandem/internal/dialect"
 	"github.com/tandemdb/tandem/internal/sqlsplit"
 	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/versions"
 )
 
 // transactional reports whether a migration runs in one transaction on this
@@ -62,6 +66,64 @@ func (r *Runner) apply(ctx context.Context, db *gorm.DB, s Step) error {
 	return nil
 }
 
+// knownAnnotations are the `-- tandem:` annotations a migration file may
+// carry; any other is a mistake (a typo would otherwise run a backfill's SET
+// list as SQL, or a no-transaction file inside a transaction).
+var knownAnnotations = []string{backfillAnnotation, sqlsplit.NoTransactionAnnotation}
+
+// fileProblems checks the file of m that serves dialect d as the runner
+// would run it: it splits into statements, carries only known annotations,
+// and a `-- tandem:backfill` file is a migrate file that names its table and
+// holds one SET list. It returns one reason per problem (none for a Go
+// migration or a dialect no file serves).
+func fileProblems(m *Migration, d dialect.Name) []string {
+	f, ok := m.file(d)
+	if m.Kind == KindGo || !ok {
+		return nil
+	}
+	stmts, opts, err := sqlsplit.Split(sqlsplit.Dialect(d), f.content)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	keys := make([]string, 0, len(opts.Annotations))
+	for k := range opts.Annotations {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !slices.Contains(knownAnnotations, k) {
+			out = append(out, fmt.Sprintf("unknown annotation '-- tandem:%s' (known: %s)", k, strings.Join(knownAnnotations, ", ")))
+		}
+	}
+	if table, ok := opts.Annotations[backfillAnnotation]; ok {
+		switch {
+		case m.ID.Phase != versions.PhaseMigrate:
+			out = append(out, fmt.Sprintf("'-- tandem:backfill' belongs on a migrate file; in a %s file the SET list would run as a statement", m.ID.Phase))
+		case strings.TrimSpace(table) == "" || len(stmts) != 1:
+			out = append(out, "a backfill file names its table (-- tandem:backfill customers) and holds one SET list, e.g. given_name = name")
+		}
+	}
+	return out
+}
+
+// preflight checks every file a phase run is about to apply before it
+// applies any, so that a malformed file changes nothing: not the schema,
+// not the history, not the journal. Its refusal is a *SourceError (exit
+// code 1).
+func (r *Runner) preflight(steps []Step) error {
+	var problems []Problem
+	for _, s := range steps {
+		for _, reason := range fileProblems(s.Migration, r.dialect) {
+			problems = append(problems, Problem{File: s.File, Reason: reason})
+		}
+	}
+	if len(problems) > 0 {
+		return &SourceError{Problems: problems, Hint: "fix the file and run again; nothing was applied ('tandem validate' checks every file for every dialect)"}
+	}
+	return nil
+}
+
 func describe(s Step, n int) string {
 	if s.Migration.Kind == KindGo {
 		return "Go migration"
@@ -106,7 +168,7 @@ func (r *Runner) applyInTx(ctx context.Context, db *gorm.DB, m *Migration, stmts
 	}
 	finish(row, 0, store.StatusFailed, failed.Error())
 	if rerr := store.SaveMigration(context.WithoutCancel(ctx), db, row); rerr != nil {
-		return fmt.Errorf("%w (and recording the failure failed: %v)", failed, rerr)
+		failed.RecordErr = rerr
 	}
 	return failed
 }
@@ -117,6 +179,10 @@ func (r *Runner) applyStepwise(ctx context.Context, db *gorm.DB, m *Migration, s
 	if resume > len(stmts) {
 		return &MigrationError{ID: m.ID, File: m.File(r.dialect), Err: fmt.Errorf("the file now has %d statement(s) but %d already ran", len(stmts), resume),
 			Partial: true, Statement: resume + 1}
+	}
+	interrupted, err := r.interrupted(ctx, db, row.ID)
+	if err != nil {
+		return err
 	}
 	row.StatementsDone = resume
 	if err := store.SaveMigration(ctx, db, row); err != nil {
@@ -129,7 +195,7 @@ func (r *Runner) applyStepwise(ctx context.Context, db *gorm.DB, m *Migration, s
 		}
 		finish(row, i, store.StatusFailed, me.Error())
 		if rerr := store.SaveMigration(context.WithoutCancel(ctx), db, row); rerr != nil {
-			return fmt.Errorf("%w (and recording the failure failed: %v)", me, rerr)
+			me.RecordErr = rerr
 		}
 		return me
 	}
@@ -141,6 +207,16 @@ func (r *Runner) applyStepwise(ctx context.Context, db *gorm.DB, m *Migration, s
 	for i := resume; i < len(stmts); i++ {
 		st := stmts[i]
 		err := dblock.RetryDDL(ctx, db, r.ddl, func(ctx context.Context) error { return execRaw(ctx, db, st.SQL) })
+		if err != nil && i == resume && interrupted && m.Kind != KindGo {
+			// See resume.go.
+			ran, jerr := r.tookEffect(ctx, db, m, i+1, err)
+			if jerr != nil {
+				return jerr
+			}
+			if ran {
+				err = nil
+			}
+		}
 		if err != nil {
 			return fail(i, st.Line, err)
 		}

@@ -83,6 +83,9 @@ func (r *Runner) run(ctx context.Context, phase versions.Phase, target versions.
 		if err := r.verify(v); err != nil {
 			return err
 		}
+		if err := r.preflight(v.pending(r.dialect, phase, target)); err != nil {
+			return err
+		}
 		defer func() {
 			if after, err := r.readView(ctx, db, target); err == nil {
 				rep.Schema = after.heads().String()
@@ -125,19 +128,18 @@ func (r *Runner) expand(ctx context.Context, db *gorm.DB, v *view, target versio
 			return err
 		}
 		rep.Applied = append(rep.Applied, steps[0].ID)
-		for _, rel := range r.src.Releases() {
-			if rel.Compare(b.ID.Release) <= 0 {
-				if err := store.ForceState(ctx, db, rel, versions.StateContracted, "built by baseline "+b.ID.String()); err != nil {
-					return err
-				}
-				v.states[rel] = versions.StateContracted
-			}
+		if err := r.baselineStates(ctx, db, v, ""); err != nil {
+			return err
 		}
 		if err := store.Journal(ctx, db, "baseline", b.ID.Release, "fresh install from "+steps[0].File); err != nil {
 			return err
 		}
 		v.rows[b.ID] = store.Migration{ID: b.ID.String(), Status: store.StatusApplied}
 		steps = steps[1:]
+	} else if err := r.baselineStates(ctx, db, v, " (recorded after an interrupted run)"); err != nil {
+		// A runner killed between the baseline and the states it
+		// implies left them unrecorded (the baseline commits first).
+		return err
 	}
 	for _, rel := range r.src.Releases() {
 		if rel.Compare(target) > 0 || v.state(rel) != versions.StatePending && v.state(rel) != versions.StateExpanding && !hasRelease(steps, rel) {
@@ -160,6 +162,25 @@ func (r *Runner) expand(ctx context.Context, db *gorm.DB, v *view, target versio
 		}
 	}
 	return store.Journal(ctx, db, "expand", target, fmt.Sprintf("applied %v", rep.Applied))
+}
+
+// baselineStates records as contracted every release the applied baseline
+// covers whose state is not recorded yet.
+func (r *Runner) baselineStates(ctx context.Context, db *gorm.DB, v *view, note string) error {
+	if v.covered.IsZero() {
+		return nil
+	}
+	id := versions.MigrationID{Release: v.covered, Phase: versions.PhaseBaseline}
+	for _, rel := range r.src.Releases() {
+		if _, known := v.states[rel]; known || rel.Compare(v.covered) > 0 {
+			continue
+		}
+		if err := store.ForceState(ctx, db, rel, versions.StateContracted, "built by baseline "+id.String()+note); err != nil {
+			return err
+		}
+		v.states[rel] = versions.StateContracted
+	}
+	return nil
 }
 
 func hasRelease(steps []Step, rel versions.Version) bool {

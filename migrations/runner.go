@@ -196,7 +196,7 @@ func (r *Runner) locked(ctx context.Context, fn func(db *gorm.DB) error) error {
 		work := lock.DB()
 		err = dblock.SetSessionTimeouts(ctx, work, r.ddl)
 		if err == nil {
-			err = store.Ensure(ctx, work)
+			err = ensureTables(ctx, work)
 		}
 		if err == nil {
 			err = fn(work)
@@ -211,6 +211,19 @@ func (r *Runner) locked(ctx context.Context, fn func(db *gorm.DB) error) error {
 		}
 		return err
 	})
+}
+
+// ensureTables creates tandem's tables where they are missing. On
+// PostgreSQL it does so in one transaction: GORM creates a table's indexes
+// after the table, and a runner killed in between would leave the table
+// without them for good (Ensure skips tables that exist). MySQL declares
+// the indexes inside CREATE TABLE; on SQLite the runner's lock is already
+// one transaction.
+func ensureTables(ctx context.Context, db *gorm.DB) error {
+	if dialect.Of(db) != dialect.Postgres {
+		return store.Ensure(ctx, db)
+	}
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return store.Ensure(ctx, tx) })
 }
 
 // resetSessionTimeouts gives the session the server's defaults back for

@@ -116,7 +116,11 @@ type Problem struct {
 // SourceError lists every problem found in a migration source at once.
 type SourceError struct {
 	Problems []Problem
+	Hint     string // what to do; "" for the file naming rules
 }
+
+// namingHint is the hint of a SourceError about file names.
+const namingHint = "files are named <release>_<phase><NN>_<slug>[.postgres|.mysql|.sqlite].sql or <release>_baseline[.<dialect>].sql, NN counting 01, 02, ... per release and phase"
 
 // Error implements error.
 func (e *SourceError) Error() string {
@@ -125,7 +129,11 @@ func (e *SourceError) Error() string {
 	for _, p := range e.Problems {
 		fmt.Fprintf(&b, "\n  %s: %s", p.File, p.Reason)
 	}
-	b.WriteString("\nhint: files are named <release>_<phase><NN>_<slug>[.postgres|.mysql|.sqlite].sql or <release>_baseline[.<dialect>].sql, NN counting 01, 02, ... per release and phase")
+	hint := e.Hint
+	if hint == "" {
+		hint = namingHint
+	}
+	b.WriteString("\nhint: " + hint)
 	return b.String()
 }
 
@@ -367,7 +375,7 @@ func (s *Source) CheckDialect(d dialect.Name) error {
 		}
 	}
 	if len(problems) > 0 {
-		return &SourceError{Problems: problems}
+		return &SourceError{Problems: problems, Hint: "every migration needs a file this database's dialect can run; nothing was applied"}
 	}
 	return nil
 }

@@ -17,9 +17,10 @@ type Validation struct {
 
 // Validate checks a migration source without a database: file names,
 // numbering, duplicate ids, and that every file splits into statements for
-// each dialect it serves. A migration no file serves for some dialect is a
-// warning (a service may run on one dialect only). It returns an error only
-// when the source cannot be read.
+// each dialect it serves and carries only known annotations (a backfill
+// file: one SET list in a migrate file). A migration no file serves for
+// some dialect is a warning (a service may run on one dialect only). It
+// returns an error only when the source cannot be read.
 func Validate(fsys fs.FS, gos ...GoMigration) (*Validation, error) {
 	v := &Validation{Releases: []string{}, Problems: []Problem{}, Warnings: []Problem{}}
 	src, err := Load(fsys, gos...)
@@ -41,8 +42,8 @@ func Validate(fsys fs.FS, gos ...GoMigration) (*Validation, error) {
 				v.Warnings = append(v.Warnings, Problem{File: m.anyFile(), Reason: "no file serves " + string(d)})
 				continue
 			}
-			if _, _, err := m.Statements(d); err != nil {
-				v.Problems = append(v.Problems, Problem{File: m.File(d), Reason: string(d) + ": " + err.Error()})
+			for _, reason := range fileProblems(m, d) {
+				v.Problems = append(v.Problems, Problem{File: m.File(d), Reason: string(d) + ": " + reason})
 			}
 		}
 	}

@@ -3,10 +3,16 @@ package dialect
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 
 	"github.com/glebarez/sqlite"
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -159,4 +165,32 @@ func OpenDSN(ctx context.Context, dsn string, cfg *gorm.Config) (*gorm.DB, error
 		return nil, err
 	}
 	return Open(ctx, t, cfg)
+}
+
+// ConnectionLost reports whether err says that the connection to the
+// database went away under a statement: the server shut down or restarted,
+// the session was killed (pg_terminate_backend, KILL), or the network
+// dropped it. Nothing uncommitted on that connection was kept, and the
+// statement is not at fault.
+func ConnectionLost(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P: operator intervention
+		// (admin or crash shutdown, cannot connect now, database dropped).
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		// ER_CONNECTION_KILLED, ER_SERVER_SHUTDOWN, CR_SERVER_GONE_ERROR, CR_SERVER_LOST.
+		return me.Number == 1927 || me.Number == 1053 || me.Number == 2006 || me.Number == 2013
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false // the caller gave up, the connection did not go
+	}
+	var oe *net.OpError
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, mysql.ErrInvalidConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &oe)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/tandemdb/tandem/migrations"
@@ -76,6 +77,9 @@ func runPlanWrite(ctx context.Context, a *app, cfg *runConfig, dir string) int {
 	rel, err := cfg.targetRelease()
 	if err != nil {
 		return a.fail("plan", err)
+	}
+	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
+		return a.fail("plan", usageError{fmt.Errorf("--write %s is a file, not a directory: pass the directory to write the generated files into (it is created if missing)", dir)})
 	}
 	r, done, err := a.runner(ctx, cfg)
 	if err != nil {

@@ -31,7 +31,7 @@ func backupCommand() *command {
 			// a backup reads no migration files and takes no runner lock.
 			shared := flag.NewFlagSet("", flag.ContinueOnError)
 			cfg.connFlags(shared)
-			for _, name := range []string{"dsn", "json", "v"} {
+			for _, name := range []string{"dsn", "json", "v", "connect-timeout"} {
 				f := shared.Lookup(name)
 				fs.Var(f.Value, f.Name, f.Usage)
 			}
@@ -94,9 +94,14 @@ func (a *app) takeBackup(ctx context.Context, cfg *runConfig, out string, rel ve
 	if err != nil {
 		return nil, false, err
 	}
-	db, done, err := provideDB(ctx, target)
-	if err != nil {
+	if err := cfg.check(); err != nil {
 		return nil, false, err
+	}
+	octx, cancel := cfg.connectContext(ctx)
+	db, done, err := provideDB(octx, target)
+	cancel()
+	if err != nil {
+		return nil, false, cfg.connectError(ctx, octx, err)
 	}
 	defer done()
 	if cfg.logf != nil {

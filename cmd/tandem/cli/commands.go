@@ -337,6 +337,7 @@ func runBaseline(ctx context.Context, a *app, cfg *runConfig, yes bool, _ *flag.
 }
 
 func runValidate(ctx context.Context, a *app, cfg *runConfig, _ bool, _ *flag.FlagSet) int {
+	cfg.settings = a.settings
 	fsys, err := provideSource(cfg)
 	if err != nil {
 		return a.fail("validate", err)

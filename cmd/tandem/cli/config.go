@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -61,6 +62,7 @@ type runConfig struct {
 	release          string
 	jsonOut, verbose bool
 	lockTimeout      time.Duration
+	connectTimeout   time.Duration
 	ddlLockTimeout   time.Duration
 	statementTimeout time.Duration
 	ddlRetries       int
@@ -82,6 +84,59 @@ func (c *runConfig) connFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.jsonOut, "json", false, "print the result as JSON")
 	fs.BoolVar(&c.verbose, "v", false, "log progress to stderr")
 	fs.DurationVar(&c.lockTimeout, "lock-timeout", time.Minute, "how long to wait for another tandem runner before giving up (exit 7)")
+	fs.DurationVar(&c.connectTimeout, "connect-timeout", 10*time.Second, "how long to wait for the database server to answer when connecting (0: no limit)")
+}
+
+// check refuses flag values no command can use, before anything connects.
+func (c *runConfig) check() error {
+	durations := []struct {
+		flag string
+		d    time.Duration
+	}{
+		{"lock-timeout", c.lockTimeout}, {"connect-timeout", c.connectTimeout},
+		{"ddl-lock-timeout", c.ddlLockTimeout}, {"statement-timeout", c.statementTimeout},
+		{"batch-time", c.backfill.TargetBatch}, {"pause", c.backfill.Pause}, {"soak", c.soak},
+	}
+	for _, f := range durations {
+		if f.d < 0 {
+			return usageError{fmt.Errorf("--%s %s: want a duration of 0 or more, e.g. --%s 30s", f.flag, f.d, f.flag)}
+		}
+	}
+	counts := []struct {
+		flag string
+		n    int64
+	}{
+		{"ddl-retries", int64(c.ddlRetries)}, {"limit", int64(c.limit)},
+		{"max-rows", c.backfill.MaxRows}, {"batch-size", int64(c.backfill.BatchSize)},
+	}
+	for _, f := range counts {
+		if f.n < 0 {
+			return usageError{fmt.Errorf("--%s %d: want 0 or more", f.flag, f.n)}
+		}
+	}
+	if r := c.backfill.RateLimit; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		return usageError{fmt.Errorf("--rate %v: want rows per second, 0 or more (0: no limit)", r)}
+	}
+	return nil
+}
+
+// connectContext bounds connecting to the database by --connect-timeout, so
+// that a server that accepts the connection but never answers cannot hang
+// the command.
+func (c *runConfig) connectContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.connectTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, c.connectTimeout)
+}
+
+// connectError says so when connecting failed because the server did not
+// answer within --connect-timeout.
+func (c *runConfig) connectError(ctx, connectCtx context.Context, err error) error {
+	if err != nil && ctx.Err() == nil && errors.Is(connectCtx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no answer from the database server within %s (--connect-timeout): %w", c.connectTimeout, err)
+	}
+	return err
 }
 
 // backfillFlags declares the flags of migrate's backfill.

@@ -66,7 +66,7 @@ func runFlagShow(ctx context.Context, a *app, cfg *runConfig) int {
 
 func runFlagSet(ctx context.Context, a *app, cfg *runConfig, state string) int {
 	if cfg.release == "" {
-		return a.fail("flag", usageError{errors.New("--release is required")})
+		return a.fail("flag", usageError{fmt.Errorf("--release is required: the release whose flag to set, e.g. tandem flag set --release 2.0 %s", state)})
 	}
 	rel, err := cfg.targetRelease()
 	if err != nil {

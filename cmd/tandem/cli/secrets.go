@@ -13,12 +13,24 @@ import (
 )
 
 // runner notes the password of the DSN the command will use, so that
-// nothing printed afterwards can carry it, and builds the runner.
+// nothing printed afterwards can carry it, and builds the runner with the
+// migrations and models the binary was built with (cli.WithMigrations,
+// cli.WithGoMigrations, cli.WithModels).
 func (a *app) runner(ctx context.Context, cfg *runConfig) (*migrations.Runner, func(), error) {
+	cfg.settings = a.settings
 	for _, dsn := range []string{cfg.dsn, os.Getenv("TANDEM_DSN"), os.Getenv("DATABASE_URL")} {
 		a.secrets = append(a.secrets, passwords(dsn)...)
 	}
-	return a.open(ctx, cfg)
+	if err := cfg.check(); err != nil {
+		return nil, nil, err
+	}
+	octx, cancel := cfg.connectContext(ctx)
+	defer cancel()
+	r, done, err := a.open(octx, cfg)
+	if err != nil {
+		return nil, nil, cfg.connectError(ctx, octx, err)
+	}
+	return r, done, nil
 }
 
 var kvPassword = regexp.MustCompile(`(?i)(?:^|\s)(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)

@@ -33,19 +33,32 @@ func (p *Plugin) beforeRow(db *gorm.DB) {
 
 func (p *Plugin) hideColumns(db *gorm.DB, pl *modelPlan, m Mode) {
 	hidden, cols := pl.hiddenIn(m)
-	if len(cols) == 0 {
-		return
-	}
 	stmt := db.Statement
-	if err := firstErr(pl.checkNames(hidden, stmt.Selects, "Select"), pl.checkNames(hidden, stmt.Omits, "Omit"), pl.checkClauses(hidden, stmt)); err != nil {
-		_ = db.AddError(err)
-		return
+	if len(cols) > 0 {
+		if err := firstErr(pl.checkNames(hidden, stmt.Selects, "Select"), pl.checkNames(hidden, stmt.Omits, "Omit"), pl.checkClauses(hidden, stmt)); err != nil {
+			_ = db.AddError(err)
+			return
+		}
 	}
 	if _, explicit := stmt.Clauses["SELECT"]; explicit || len(stmt.Selects) > 0 {
 		return // the caller chose the columns, none of them hidden
 	}
+	if len(cols) == 0 {
+		if len(stmt.Omits) > 0 {
+			return // GORM lists the columns already
+		}
+		// Versioned tables gain columns at every expand. With SELECT *, a
+		// prepared statement cached by the driver (pgx) fails once with
+		// "cached plan must not change result type" after an expand; an
+		// explicit column list does not change. An Omit of a name that is
+		// no column makes GORM list the model's columns.
+		cols = []string{explicitColumns}
+	}
 	stmt.Omits = append(append([]string(nil), stmt.Omits...), cols...)
 }
+
+// explicitColumns is an Omit entry that names no column.
+const explicitColumns = "tandem:explicit-columns"
 
 // afterQuery runs after gorm:query: in L(m) it applies the upgrade converter
 // to every loaded model stamped below the release, including models loaded

@@ -199,3 +199,26 @@ func TestFlipLatency(t *testing.T) {
 		}
 	})
 }
+
+// TestReadsSurviveExpand: an expand adds columns while instances run; their
+// reads must not fail with PostgreSQL's "cached plan must not change result
+// type" (the driver caches prepared statements; SELECT * would change shape).
+func TestReadsSurviveExpand(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		must(t, db.Gorm.AutoMigrate(&CustomerV1{}))
+		g, _ := plugged(t, db, v1, compat.WithoutListen())
+		c := CustomerV1{Name: "Ada Lovelace"}
+		must(t, g.Create(&c).Error)
+		for i := 0; i < 3; i++ {
+			var got CustomerV1
+			must(t, g.First(&got, c.ID).Error)
+		}
+		db.Exec(t, "ALTER TABLE customers ADD COLUMN given_name VARCHAR(100)")
+		for i := 0; i < 3; i++ {
+			var got CustomerV1
+			if err := g.First(&got, c.ID).Error; err != nil || got.Name != "Ada Lovelace" {
+				t.Fatalf("read %d after the expand: %+v, %v", i, got, err)
+			}
+		}
+	})
+}

@@ -47,6 +47,9 @@ func (a *app) progressPrinter(asJSON bool) func(migrations.Progress) {
 
 func bar(p migrations.Progress) string {
 	const width = 30
+	// Rows written stale while the backfill runs can push Done past the
+	// estimate made when the table started.
+	p.Estimated = max(p.Estimated, p.Done)
 	frac := 1.0
 	if p.Estimated > 0 {
 		frac = min(1, float64(p.Done)/float64(p.Estimated))

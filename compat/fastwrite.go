@@ -7,6 +7,7 @@ import (
 	"gorm.io/gorm/callbacks"
 	"gorm.io/gorm/clause"
 
+	"github.com/tandemdb/tandem/internal/dialect"
 	"github.com/tandemdb/tandem/model"
 )
 
@@ -124,16 +125,8 @@ func (p *Plugin) restoreWhere(stmt *gorm.Statement, st *stmtState) {
 }
 
 // nullSafeEq compares a column with a value, NULL equal to NULL.
-func nullSafeEq(dialect, col string, v any) clause.Expression {
-	c := clause.Column{Table: clause.CurrentTable, Name: col}
-	switch dialect {
-	case "postgres":
-		return clause.Expr{SQL: "? IS NOT DISTINCT FROM ?", Vars: []any{c, v}}
-	case "mysql":
-		return clause.Expr{SQL: "? <=> ?", Vars: []any{c, v}}
-	default:
-		return clause.Expr{SQL: "? IS ?", Vars: []any{c, v}}
-	}
+func nullSafeEq(d, col string, v any) clause.Expression {
+	return clause.Expr{SQL: "? " + dialect.NullSafeEq(dialect.Name(d)) + " ?", Vars: []any{clause.Column{Table: clause.CurrentTable, Name: col}, v}}
 }
 
 // slowAfterConflict runs a partial update again through the slow path

@@ -527,6 +527,11 @@ func (r *Runner) setBatch(ctx context.Context, tx *gorm.DB, j job, keys [][]any)
 		}
 		n = res.RowsAffected
 	}
+	if j.change == j.target {
+		// No row is stamped at or after change and below target: the
+		// statement below would probe every key of the batch for nothing.
+		return int(n), nil
+	}
 	// Rows already in the table's current shape only move their stamp.
 	res := tx.WithContext(ctx).Exec("UPDATE "+table+" SET "+stamp+" = ? WHERE "+in+" AND "+stamp+" < ? AND "+stamp+" >= ?",
 		append(append([]any{j.target.Stamp()}, args...), j.target.Stamp(), j.change.Stamp())...)
@@ -645,14 +650,7 @@ type fieldRef struct {
 
 // nullSafeEq compares a column with a bound value, NULL equal to NULL.
 func (r *Runner) nullSafeEq(col string) string {
-	switch r.dialect {
-	case dialect.Postgres:
-		return col + " IS NOT DISTINCT FROM ?"
-	case dialect.MySQL:
-		return col + " <=> ?"
-	default:
-		return col + " IS ?"
-	}
+	return col + " " + dialect.NullSafeEq(r.dialect) + " ?"
 }
 
 // rawValues reads the compared columns of the keys, keyed by the primary

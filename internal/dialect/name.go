@@ -83,3 +83,16 @@ func QuoteIdent(n Name, ident string) string {
 	}
 	return q + strings.ReplaceAll(ident, q, q+q) + q
 }
+
+// NullSafeEq returns the dialect's comparison operator under which NULL
+// equals NULL: IS NOT DISTINCT FROM (PostgreSQL), <=> (MySQL), IS (SQLite).
+func NullSafeEq(n Name) string {
+	switch n {
+	case Postgres:
+		return "IS NOT DISTINCT FROM"
+	case MySQL:
+		return "<=>"
+	default:
+		return "IS"
+	}
+}

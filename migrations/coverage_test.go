@@ -345,12 +345,15 @@ func TestStaleQueriesUseTheIndex(t *testing.T) {
 					t.Errorf("%s\nis not answered from %s:\n%s", q, index, plan)
 				}
 			case dialect.MySQL:
-				if !strings.Contains(plan, "key="+index+" ") || !strings.Contains(plan, "type=range ") {
-					t.Errorf("%s\nis not a range probe of %s:\n%s", q, index, plan)
+				// MIN is read from the index's end ("Select tables optimized
+				// away"); the count is a range probe.
+				rangeProbe := strings.Contains(plan, "key="+index+" ") && strings.Contains(plan, "type=range ")
+				if !rangeProbe && !strings.Contains(plan, "Select tables optimized away") {
+					t.Errorf("%s\nis not answered from %s:\n%s", q, index, plan)
 				}
 			default:
-				if !strings.Contains(plan, "USING COVERING INDEX "+index+" (obj_version<?)") {
-					t.Errorf("%s\nis not a range probe of %s:\n%s", q, index, plan)
+				if !strings.Contains(plan, "USING COVERING INDEX "+index) || strings.Contains(plan, "SCAN cov_big") {
+					t.Errorf("%s\nis not answered from %s:\n%s", q, index, plan)
 				}
 			}
 		}

@@ -3,11 +3,15 @@
 //
 //	go run ./internal/bench                      # every suite, 5 rounds
 //	go run ./internal/bench -count 5 -benchtime 1s -pkg ./compat
+//	go run ./internal/bench -pkg ./migrations -rows-max 1000000  # skip the 10M-row tables
 //
 // Benchmarks named Benchmark<Group>/<case>/plain and .../plugin pair up: the
 // report gives the plugin's overhead over plain GORM for each case, from the
 // medians of the rounds, and checks it against the suite's targets. Other
-// benchmarks are listed as they are.
+// benchmarks are listed as they are, or, for a suite that declares columns,
+// as a table of the metrics they report, checked against the suite's metric
+// targets. A suite whose setup is too slow to repeat (the 1M- and 10M-row
+// tables of ./migrations) runs its rounds in one process (go test -count).
 package main
 
 import (
@@ -39,6 +43,15 @@ type suite struct {
 	pkg     string // relative to the module root: ./compat
 	targets []target
 	about   string
+
+	// Suites that report their own metrics (b.ReportMetric).
+	metrics []metricTarget      // bounds on those metrics
+	columns map[string][]column // per group (Backfill): the metrics its table shows
+	// inProcess runs the suite once, its rounds in one go test process
+	// (-count), so that what a parent benchmark builds serves every round.
+	inProcess bool
+	rounds    int    // default rounds of the suite (0: the -count default)
+	benchtime string // default -benchtime of the suite ("": the flag's default)
 }
 
 func (s suite) importPath() string {
@@ -83,13 +96,15 @@ Two costs show up that are not the plugin's CPU:
   dominates their time and the noise; the rounds column shows how far apart single rounds
   were.`,
 	},
+	migrationsSuite,
 }
 
 func main() {
 	log := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }
 	var pkgs multiFlag
-	count := flag.Int("count", 5, "rounds: how many times each benchmark runs (`go test -count 1` per round)")
-	benchtime := flag.String("benchtime", "1000x", "go test -benchtime: iterations (1000x) or time (1s) per benchmark and round")
+	count := flag.Int("count", 5, "rounds: how many times each benchmark runs (`go test -count 1` per round; default 5, or the suite's own)")
+	benchtime := flag.String("benchtime", "1000x", "go test -benchtime: iterations (1000x) or time (1s) per benchmark and round (default 1000x, or the suite's own)")
+	rowsMax := flag.String("rows-max", os.Getenv(envRowsMax), "skip benchmark tables of more rows than this (sets "+envRowsMax+"; 0 or empty: no cap), e.g. 1000000 to skip the 10M-row tables")
 	bench := flag.String("bench", ".", "go test -bench: which benchmarks to run")
 	out := flag.String("out", "docs/BENCHMARKS.md", "the report to rewrite, relative to the module root")
 	flag.Var(&pkgs, "pkg", "a benchmark package to run, e.g. ./compat (repeatable; default: every suite)")
@@ -111,37 +126,77 @@ func main() {
 			run = append(run, suiteFor(p))
 		}
 	}
-	args := []string{"test", "-v", "-p", "1", "-run", "^$", "-bench", *bench, "-benchmem", "-count", "1", "-benchtime", *benchtime, "-timeout", "60m"}
-	for _, s := range run {
-		args = append(args, s.pkg)
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	goTest := func(count int, benchtime string, pkgs ...string) []string {
+		args := []string{"test", "-v", "-p", "1", "-run", "^$", "-bench", *bench, "-benchmem", "-count", strconv.Itoa(count), "-benchtime", benchtime, "-timeout", "60m"}
+		return append(args, pkgs...)
 	}
-
+	// The suites that repeat in a process of their own run once each;
+	// the others run together, once per round.
+	type command struct {
+		args   []string
+		rounds int // processes to run
+		note   string
+	}
+	var cmds []command
+	var shared []string
+	for _, s := range run {
+		if !s.inProcess {
+			shared = append(shared, s.pkg)
+		}
+	}
+	if len(shared) > 0 {
+		cmds = append(cmds, command{args: goTest(1, *benchtime, shared...), rounds: *count, note: fmt.Sprintf("%d rounds", *count)})
+	}
+	for _, s := range run {
+		if s.inProcess {
+			n, bt := *count, *benchtime
+			if !set["count"] && s.rounds > 0 {
+				n = s.rounds
+			}
+			if !set["benchtime"] && s.benchtime != "" {
+				bt = s.benchtime
+			}
+			cmds = append(cmds, command{args: goTest(n, bt, s.pkg), rounds: 1, note: fmt.Sprintf("once: %d round(s) in one process", n)})
+		}
+	}
+	env := os.Environ()
 	m := machine{loadBefore: loadAvg()}
+	if *rowsMax != "" && *rowsMax != "0" {
+		env = append(env, envRowsMax+"="+*rowsMax)
+		m.notes = append(m.notes, fmt.Sprintf("%s=%s: benchmark tables of more rows were skipped.", envRowsMax, *rowsMax))
+	} else {
+		env = append(env, envRowsMax+"=")
+		m.notes = append(m.notes, envRowsMax+" was not set: no cap on the size of the benchmark tables.")
+	}
 	var o output
 	var raw bytes.Buffer
-	for i := 1; i <= *count; i++ {
-		log("round %d of %d: go %s", i, *count, shellJoin(args))
-		var buf bytes.Buffer
-		cmd := exec.Command("go", args...)
-		cmd.Dir = root
-		cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			log("round %d failed (%v); %s is left as it was", i, err, *out)
-			os.Exit(1)
-		}
-		if err := o.parse(bytes.NewReader(buf.Bytes())); err != nil {
-			log("read the output of round %d: %v", i, err)
-			os.Exit(1)
-		}
-		fmt.Fprintf(&raw, "# round %d\n", i)
-		for _, line := range strings.SplitAfter(buf.String(), "\n") {
-			// go test -v names each benchmark on a line of its own before
-			// its result; the result lines say it again.
-			if f := strings.Fields(line); len(f) == 1 && strings.HasPrefix(f[0], "Benchmark") {
-				continue
+	var ran []string
+	for _, c := range cmds {
+		ran = append(ran, "go "+shellJoin(c.args)+"    # "+c.note)
+		for i := 1; i <= c.rounds; i++ {
+			log("round %d of %d: go %s", i, c.rounds, shellJoin(c.args))
+			before := loadAvg()
+			var buf bytes.Buffer
+			cmd := exec.Command("go", c.args...)
+			cmd.Dir = root
+			cmd.Env = env
+			cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
+			cmd.Stderr = os.Stderr
+			if err := cmd.Run(); err != nil {
+				log("round %d failed (%v); %s is left as it was", i, err, *out)
+				os.Exit(1)
 			}
-			raw.WriteString(line)
+			if err := o.parse(bytes.NewReader(buf.Bytes())); err != nil {
+				log("read the output of round %d: %v", i, err)
+				os.Exit(1)
+			}
+			if c.rounds == 1 {
+				m.loads = append(m.loads, fmt.Sprintf("load average before and after the run of %s: %s; %s", strings.Join(c.args[len(c.args)-1:], " "), before, loadAvg()))
+			}
+			fmt.Fprintf(&raw, "# round %d of go %s\n", i, shellJoin(c.args))
+			writeRaw(&raw, buf.String())
 		}
 	}
 	if len(o.results) == 0 {
@@ -156,7 +211,7 @@ func main() {
 		runner += " " + shellJoin(os.Args[1:])
 	}
 	var w strings.Builder
-	render(&w, m, []string{"go " + shellJoin(args)}, runner, &o, run)
+	render(&w, m, ran, runner, &o, run)
 	fmt.Fprintf(&w, "## Raw output\n\n<details><summary>go test output of every round</summary>\n\n```\n%s```\n\n</details>\n", raw.String())
 
 	path := *out
@@ -168,6 +223,17 @@ func main() {
 		os.Exit(1)
 	}
 	log("wrote %s", path)
+}
+
+// writeRaw copies go test output to raw, less the lines of go test -v that
+// name each benchmark before its result (the result lines say it again).
+func writeRaw(raw *bytes.Buffer, out string) {
+	for _, line := range strings.SplitAfter(out, "\n") {
+		if f := strings.Fields(line); len(f) == 1 && strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		raw.WriteString(line)
+	}
 }
 
 // suiteFor returns the suite of package p, or a suite without targets.
@@ -218,6 +284,8 @@ type machine struct {
 	servers                          [][2]string
 	loadBefore, loadAfter            string
 	revision                         string
+	loads                            []string // per command run once
+	notes                            []string // on how the commands ran
 }
 
 // revision names the commit the benchmarks ran on, and whether the tree had
@@ -259,7 +327,10 @@ func (m *machine) describe(goTestCPU string) {
 	m.revision = revision()
 	m.servers = append(m.servers,
 		[2]string{"SQLite", serverVersion("sqlite::memory:", "SELECT 'SQLite ' || sqlite_version() || ', modernc.org/sqlite via github.com/glebarez/sqlite, in memory'")},
-		[2]string{"PostgreSQL", serverVersion(dbtest.ServerDSN(dialect.Postgres), "SELECT version()")})
+		[2]string{"PostgreSQL", serverVersion(dbtest.ServerDSN(dialect.Postgres), "SELECT version() || '; shared_buffers ' || current_setting('shared_buffers') || "+
+			"', fsync ' || current_setting('fsync') || ', synchronous_commit ' || current_setting('synchronous_commit') || ', max_wal_size ' || current_setting('max_wal_size')")},
+		[2]string{"MySQL/MariaDB", serverVersion(dbtest.ServerDSN(dialect.MySQL), "SELECT CONCAT(VERSION(), '; innodb_buffer_pool_size ', @@innodb_buffer_pool_size DIV 1048576, "+
+			"'M, innodb_flush_log_at_trx_commit ', @@innodb_flush_log_at_trx_commit, ', innodb_log_file_size ', @@innodb_log_file_size DIV 1048576, 'M')")})
 }
 
 // serverVersion asks a database for its version, or says why it cannot.

@@ -153,6 +153,8 @@ func render(w *strings.Builder, m machine, cmds []string, runner string, out *ou
 		}
 	}
 
+	mverdicts := metricVerdicts(out.results, suites)
+
 	fmt.Fprintf(w, "# Benchmarks\n\n")
 	fmt.Fprintf(w, "Written by `%s` on %s. Do not edit by hand: run it again.\n\n", runner, m.date)
 	fmt.Fprintf(w, "## Summary\n\n")
@@ -162,17 +164,35 @@ func render(w *strings.Builder, m machine, cmds []string, runner string, out *ou
 			met++
 		}
 	}
+	for _, v := range mverdicts {
+		if v.met {
+			met++
+		}
+	}
 	for _, s := range suites {
 		for _, t := range s.targets {
 			fmt.Fprintf(w, "- %s, %s cases: at most %.0f%% overhead (%s).\n", short(s.importPath()), t.match, t.max, t.why)
 		}
+		for _, t := range s.metrics {
+			fmt.Fprintf(w, "- %s, %s: %s %s (%s).\n", short(s.importPath()), t.what, t.unit, t.bound(), t.why)
+		}
 	}
 	fmt.Fprintf(w, "\n%d of %d cases with a target meet it. A verdict marked *noisy* is one the rounds disagree on: "+
-		"some rounds were above the target and some below.\n", met, len(verdicts))
+		"some rounds were above the target and some below.\n", met, len(verdicts)+len(mverdicts))
 	for _, v := range verdicts {
 		if !v.met {
 			fmt.Fprintf(w, "\n- **Not met**: %s %s/%s: %+.1f%% overhead (rounds %s; CPU %s), target at most %.0f%%%s.",
 				short(v.pkg), v.group, v.key, v.got, v.rounds, pct(v.cpu), v.limit, map[bool]string{true: ", noisy"}[v.noisy])
+		}
+	}
+	for _, v := range mverdicts {
+		if !v.met {
+			rs := v.rounds()
+			if rs != "" {
+				rs = " (" + rs + ")"
+			}
+			fmt.Fprintf(w, "\n- **Not met**: %s %s: %s %s%s, target %s%s.",
+				short(v.r.pkg), strings.TrimPrefix(v.r.name, "Benchmark"), v.t.unit, metricNum(v.got), rs, v.t.bound(), map[bool]string{true: ", noisy"}[v.noisy])
 		}
 	}
 	fmt.Fprintf(w, "\n\n")
@@ -189,10 +209,19 @@ func render(w *strings.Builder, m machine, cmds []string, runner string, out *ou
 		fmt.Fprintf(w, "| %s | %s |\n", s[0], s[1])
 	}
 	fmt.Fprintf(w, "| load average (1, 5, 15 min) before | %s |\n| load average after | %s |\n\n", m.loadBefore, m.loadAfter)
+	for _, l := range m.loads {
+		fmt.Fprintf(w, "- %s\n", l)
+	}
+	if len(m.loads) > 0 {
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "The load averages show how much other work shared the %d cores while the benchmarks ran. "+
 		"Read an overhead smaller than the spread of its rounds column as noise.\n\n", m.cores)
 
-	fmt.Fprintf(w, "## Command\n\n```\n%s\n```\n\nwhich ran, once per round:\n\n```\n%s\n```\n\n", runner, strings.Join(cmds, "\n"))
+	fmt.Fprintf(w, "## Command\n\n```\n%s\n```\n\nwhich ran, once per round unless it says otherwise:\n\n```\n%s\n```\n\n", runner, strings.Join(cmds, "\n"))
+	for _, n := range m.notes {
+		fmt.Fprintf(w, "%s\n\n", n)
+	}
 	fmt.Fprintf(w, "Each benchmark ran once per round, and the rounds one after another, so the plain and plugin sides of a pair "+
 		"ran seconds apart in every round. How to read the tables:\n\n"+
 		"- **plain ns/op, plugin ns/op, allocs/op**: medians over the rounds.\n"+
@@ -206,6 +235,10 @@ func render(w *strings.Builder, m machine, cmds []string, runner string, out *ou
 
 	for _, g := range gs {
 		fmt.Fprintf(w, "## %s: %s\n\n", short(g.pkg), g.name)
+		if cols := columnsFor(suites, g); len(cols) > 0 && len(g.singles) > 0 {
+			renderColumns(w, g, cols, mverdicts)
+			continue
+		}
 		if len(g.pairs) > 0 {
 			fmt.Fprintf(w, "| case | plain ns/op | plugin ns/op | overhead | rounds | CPU overhead | plain allocs/op | plugin allocs/op | target | |\n")
 			fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")

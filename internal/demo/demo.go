@@ -286,7 +286,9 @@ func (d *run) protocol(ctx context.Context) error {
 			return err
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // a heartbeat acknowledges L(c)
+	if err := d.waitAcknowledged(ctx); err != nil { // each heartbeat acknowledges L(c)
+		return err
+	}
 	d.timeline(ctx)
 
 	d.say("9. try to contract before the final migrate")
@@ -353,6 +355,35 @@ func (d *run) protocol(ctx context.Context) error {
 	events, _ := store.Events(ctx, d.db, 0)
 	d.say("   (the journal holds %d events: 'tandem history' shows them)", len(events))
 	return nil
+}
+
+// waitAcknowledged waits until every live 2.0 instance has reported, in
+// its heartbeat, that it saw 2.0 contract-ready.
+func (d *run) waitAcknowledged(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		insts, err := d.r.Instances(ctx)
+		if err != nil {
+			return err
+		}
+		done := true
+		for _, in := range insts {
+			if in.Live && !in.Acknowledged(shop.V2) {
+				done = false
+			}
+		}
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo: the 2.0 instances did not acknowledge 2.0(c) within 30s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func waitMode(ctx context.Context, p *compat.Plugin, m compat.Mode) error {

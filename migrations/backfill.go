@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/schema"
 
 	"github.com/tandemdb/tandem/internal/dblock"
 	"github.com/tandemdb/tandem/internal/dialect"
@@ -69,6 +67,9 @@ type job struct {
 	set     string           // sql
 	refill  bool             // also refill rows marked L(c) (flip back), with the downgrade converter
 	colsCAS []string         // convert: the transitional columns compared and written
+	// casTypes: convert, per key column then per colsCAS column, the type
+	// (PostgreSQL) or character set (MySQL) the write needs; see casColumns.
+	casTypes []string
 }
 
 // backfillAnnotation marks a migrate file whose body is SET expressions.
@@ -239,11 +240,11 @@ func (r *Runner) runJob(ctx context.Context, db *gorm.DB, j job, budget *int64) 
 		passes = 3
 	}
 	maxSize := j.maxBatch()
-	if r.dialect == dialect.SQLite && j.kind == BackfillConvert {
-		// The compare-and-set UPDATE ORs one condition per row, and SQLite
-		// refuses an expression nested deeper than 1000 ("Expression tree
-		// is too large").
-		maxSize = min(maxSize, sqliteMaxConvertBatch)
+	if j.kind == BackfillConvert {
+		var err error
+		if j.casTypes, err = r.casColumns(ctx, db, j); err != nil {
+			return res, fmt.Errorf("migrations: backfill of %s: %w", j.table.Table, err)
+		}
 	}
 	size = min(size, maxSize)
 	st, err := store.LoadBackfill(ctx, db, j.target.String(), j.table.Table)
@@ -369,16 +370,12 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// sqliteMaxConvertBatch bounds a converter batch on SQLite, whose parser
-// refuses expressions nested deeper than 1000 (SQLITE_MAX_EXPR_DEPTH).
-const sqliteMaxConvertBatch = 500
-
 // maxBatch keeps one batch's statement under every dialect's limit of
 // bound values.
 func (j job) maxBatch() int {
 	per := len(j.table.PrimaryKey) + 1
 	if j.kind == BackfillConvert {
-		per = len(j.table.PrimaryKey)*(1+len(j.colsCAS)) + 2*len(j.colsCAS) + 2 + len(j.table.PrimaryKey)
+		per = len(j.table.PrimaryKey) + 1 + 2*len(j.colsCAS)
 	}
 	return max(10, min(5000, 30000/per))
 }
@@ -424,23 +421,23 @@ func placeholders(n int) string {
 // the rows skipped because someone changed them meanwhile, and whether more
 // keys may follow.
 func (r *Runner) batch(ctx context.Context, tx *gorm.DB, j job, st *store.Backfill, n int) (done, conflicts int, more bool, err error) {
-	keys, err := r.nextKeys(ctx, tx, j, st.Cursor, n)
+	var keys [][]any
+	switch j.kind {
+	case BackfillConvert:
+		keys, done, err = r.convertBatch(ctx, tx, j, st.Cursor, n)
+	default:
+		keys, err = r.nextKeys(ctx, tx, j, st.Cursor, n)
+		if err == nil && len(keys) > 0 {
+			done, err = r.setBatch(ctx, tx, j, keys)
+		}
+	}
 	if err != nil || len(keys) == 0 {
 		return 0, 0, false, err
 	}
-	cur, err := json.Marshal(keys[len(keys)-1])
-	if err != nil {
+	if st.Cursor, err = cursorOf(keys[len(keys)-1]); err != nil {
 		return 0, 0, false, err
 	}
-	st.Cursor = string(cur)
-	more = len(keys) == n
-	switch j.kind {
-	case BackfillConvert:
-		done, err = r.convertBatch(ctx, tx, j, keys)
-	default:
-		done, err = r.setBatch(ctx, tx, j, keys)
-	}
-	return done, len(keys) - done, more, err
+	return done, len(keys) - done, len(keys) == n, nil
 }
 
 // nextKeys reads the primary keys of the next n stale rows after cursor.
@@ -536,156 +533,4 @@ func (r *Runner) setBatch(ctx context.Context, tx *gorm.DB, j job, keys [][]any)
 	res := tx.WithContext(ctx).Exec("UPDATE "+table+" SET "+stamp+" = ? WHERE "+in+" AND "+stamp+" < ? AND "+stamp+" >= ?",
 		append(append([]any{j.target.Stamp()}, args...), j.target.Stamp(), j.change.Stamp())...)
 	return int(n + res.RowsAffected), res.Error
-}
-
-// convertBatch loads the rows, runs the converters and writes the
-// transitional columns back in one statement that compares and sets: a row
-// whose stamp or transitional values changed since it was read is left for
-// the next pass.
-func (r *Runner) convertBatch(ctx context.Context, tx *gorm.DB, j job, keys [][]any) (int, error) {
-	s := j.spec.Schema()
-	pk := j.table.PrimaryKey
-	in, args := r.keyIn(pk, keys)
-	pred, pargs := r.stalePredicate(j)
-	// The values compared are read as the database holds them (NULL stays
-	// NULL), and BEFORE the models: if a writer commits between the two
-	// reads, the comparison fails and the row is retried, instead of the
-	// models' older values overwriting the writer's.
-	raw, err := r.rawValues(ctx, tx, j, in, args, s)
-	if err != nil {
-		return 0, err
-	}
-	slice := reflect.New(reflect.SliceOf(s.ModelType))
-	if err := tx.WithContext(ctx).Session(&gorm.Session{NewDB: true}).Where(in+" AND "+pred, append(args, pargs...)...).Find(slice.Interface()).Error; err != nil {
-		return 0, err
-	}
-	rows := slice.Elem()
-	if rows.Len() == 0 {
-		return 0, nil
-	}
-	fields := make([]*fieldRef, 0, len(j.colsCAS))
-	for _, c := range j.colsCAS {
-		fields = append(fields, &fieldRef{col: c, f: s.LookUpField(c)})
-	}
-	stampField := s.LookUpField(j.table.Stamp)
-
-	pkFields := make([]any, len(pk))
-	type rowWrite struct {
-		key      []any
-		oldStamp int64
-		old, new []any
-	}
-	writes := make([]rowWrite, 0, rows.Len())
-	for i := 0; i < rows.Len(); i++ {
-		v := rows.Index(i)
-		w := rowWrite{}
-		for k, c := range pk {
-			pkFields[k], _ = s.LookUpField(c).ValueOf(ctx, v)
-		}
-		w.key = append([]any(nil), pkFields...)
-		sv, _ := stampField.ValueOf(ctx, v)
-		w.oldStamp, _ = sv.(int64)
-		w.old = raw[fmt.Sprint(w.key...)]
-		if w.old == nil {
-			continue // gone since the keys were read
-		}
-		switch {
-		case w.oldStamp < j.change.Stamp():
-			from, _, err := versions.DecodeStamp(w.oldStamp)
-			if err != nil {
-				return 0, err
-			}
-			if err := v.Addr().Interface().(model.Upgrader).TandemUpgrade(from); err != nil {
-				return 0, fmt.Errorf("upgrade %s row %v: %w", j.spec.Model, w.key, err)
-			}
-		case w.oldStamp == j.target.MarkedStamp():
-			if err := v.Addr().Interface().(model.Downgrader).TandemDowngrade(); err != nil {
-				return 0, fmt.Errorf("downgrade %s row %v: %w", j.spec.Model, w.key, err)
-			}
-		}
-		for _, f := range fields {
-			val, _ := f.f.ValueOf(ctx, v)
-			w.new = append(w.new, val)
-		}
-		writes = append(writes, w)
-	}
-	// UPDATE t SET c = CASE WHEN pk = ? THEN ? ... END, ..., stamp = ?
-	// WHERE (pk = ? AND stamp = ? AND c <=> ? ...) OR ...
-	var b strings.Builder
-	var all []any
-	b.WriteString("UPDATE " + r.q(j.table.Table) + " SET ")
-	keyEq := r.pkTuple(pk) + " = " + placeholders(len(pk))
-	for fi, f := range fields {
-		b.WriteString(r.q(f.col) + " = CASE")
-		for _, w := range writes {
-			b.WriteString(" WHEN " + keyEq + " THEN ?")
-			all = append(all, w.key...)
-			all = append(all, w.new[fi])
-		}
-		b.WriteString(" ELSE " + r.q(f.col) + " END, ")
-	}
-	b.WriteString(r.q(j.table.Stamp) + " = ? WHERE ")
-	all = append(all, j.target.Stamp())
-	for wi, w := range writes {
-		if wi > 0 {
-			b.WriteString(" OR ")
-		}
-		b.WriteString("(" + keyEq + " AND " + r.q(j.table.Stamp) + " = ?")
-		all = append(all, w.key...)
-		all = append(all, w.oldStamp)
-		for fi, f := range fields {
-			b.WriteString(" AND " + r.nullSafeEq(r.q(f.col)))
-			all = append(all, w.old[fi])
-		}
-		b.WriteString(")")
-	}
-	res := tx.WithContext(ctx).Exec(b.String(), all...)
-	return int(res.RowsAffected), res.Error
-}
-
-type fieldRef struct {
-	col string
-	f   *schema.Field
-}
-
-// nullSafeEq compares a column with a bound value, NULL equal to NULL.
-func (r *Runner) nullSafeEq(col string) string {
-	return col + " " + dialect.NullSafeEq(r.dialect) + " ?"
-}
-
-// rawValues reads the compared columns of the keys, keyed by the primary
-// key printed as the model's key fields print it.
-func (r *Runner) rawValues(ctx context.Context, tx *gorm.DB, j job, in string, args []any, s *schema.Schema) (map[string][]any, error) {
-	pk := j.table.PrimaryKey
-	cols := make([]string, 0, len(pk)+len(j.colsCAS))
-	for _, c := range append(append([]string(nil), pk...), j.colsCAS...) {
-		cols = append(cols, r.q(c))
-	}
-	rows, err := tx.WithContext(ctx).Raw("SELECT "+strings.Join(cols, ", ")+" FROM "+r.q(j.table.Table)+" WHERE "+in, args...).Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string][]any{}
-	sample := reflect.New(s.ModelType).Elem()
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		key := make([]any, len(pk))
-		for i, c := range pk {
-			f := s.LookUpField(c)
-			if err := f.Set(ctx, sample, vals[i]); err != nil {
-				return nil, err
-			}
-			key[i], _ = f.ValueOf(ctx, sample)
-		}
-		out[fmt.Sprint(key...)] = vals[len(pk):]
-	}
-	return out, rows.Err()
 }

@@ -567,19 +567,16 @@ func TestBackfillRaceWithinBatch(t *testing.T) {
 				defer cancel()
 				errs = append(errs, other.WithContext(wctx).Exec(q, args...).Error)
 			}
-			// Inside the first batch's transaction: before its second and
-			// third reads of people (the keys, then the rows, in whatever
-			// order it reads them) and before its write.
+			// Inside the first batch's transaction: before its second read
+			// of people (the keys and compared values, then the models) and
+			// before its write.
 			reads := 0
 			onRead := func(tx *gorm.DB, people bool) {
 				if _, inBatch := tx.Statement.ConnPool.(*sql.Tx); !people || !inBatch {
 					return
 				}
-				switch reads++; reads {
-				case 2:
+				if reads++; reads == 2 {
 					write("UPDATE people SET name = 'Between Reads', obj_version = ? WHERE id = 1", st10)
-				case 3:
-					write("UPDATE people SET name = 'Second Read', obj_version = ? WHERE id = 4", st10)
 				}
 			}
 			var beforeWrite sync.Once
@@ -594,7 +591,9 @@ func TestBackfillRaceWithinBatch(t *testing.T) {
 				rg.Callback().Raw().Before("gorm:raw").Register("test:before_write", func(tx *gorm.DB) {
 					if sql := tx.Statement.SQL.String(); strings.HasPrefix(sql, "UPDATE") && strings.Contains(sql, "people") {
 						beforeWrite.Do(func() {
-							write("UPDATE people SET name = 'Before Write', obj_version = ? WHERE id = 2", st10)
+							// A change of case only: MySQL's default collations
+							// compare it equal, the compare-and-set must not.
+							write("UPDATE people SET name = 'GIVEN2 FAMILY2' WHERE id = ?", 2)
 							write("UPDATE people SET name = 'Two Wrote', given_name = 'Two', family_name = 'Wrote', obj_version = ? WHERE id = 3", st20)
 						})
 					}
@@ -609,7 +608,7 @@ func TestBackfillRaceWithinBatch(t *testing.T) {
 			if err != nil {
 				t.Fatalf("migrate: %v", err)
 			}
-			wantEqual(t, "writes inside the batch", len(errs), 4)
+			wantEqual(t, "writes inside the batch", len(errs), 3)
 			for _, err := range errs {
 				if err != nil {
 					t.Errorf("write inside the batch: %v", err)
@@ -624,10 +623,9 @@ func TestBackfillRaceWithinBatch(t *testing.T) {
 			wantEqual(t, "rows left", b.Remaining, 0)
 			got := readPeople(t, db.Gorm)
 			wantPerson(t, got[1], "Between Reads", "Between", "Reads", st20)
-			wantPerson(t, got[2], "Before Write", "Before", "Write", st20)
+			wantPerson(t, got[2], "GIVEN2 FAMILY2", "GIVEN2", "FAMILY2", st20)
 			wantPerson(t, got[3], "Two Wrote", "Two", "Wrote", st20)
-			wantPerson(t, got[4], "Second Read", "Second", "Read", st20)
-			for id := int64(5); id <= 40; id++ {
+			for id := int64(4); id <= 40; id++ {
 				g, f := splitName(personName(id))
 				wantPerson(t, got[id], personName(id), g, f, st20)
 			}

@@ -19,7 +19,7 @@ import (
 // BackfillOptions tunes the backfill of the migrate phase.
 type BackfillOptions struct {
 	BatchSize   int           // first batch size (default 500); it adapts to TargetBatch
-	TargetBatch time.Duration // aimed duration of one batch (default 200ms)
+	TargetBatch time.Duration // aimed duration of one batch (default 100ms)
 	MaxRows     int64         // stop after this many rows (0: no limit); the run returns ErrMoreWork
 	RateLimit   float64       // at most this many rows per second (0: no limit)
 	Pause       time.Duration // pause between batches
@@ -233,7 +233,7 @@ func (r *Runner) runJob(ctx context.Context, db *gorm.DB, j job, budget *int64) 
 	}
 	target := o.TargetBatch
 	if target <= 0 {
-		target = 200 * time.Millisecond
+		target = 100 * time.Millisecond
 	}
 	passes := o.MaxPasses
 	if passes <= 0 {
@@ -426,9 +426,13 @@ func (r *Runner) batch(ctx context.Context, tx *gorm.DB, j job, st *store.Backfi
 	case BackfillConvert:
 		keys, done, err = r.convertBatch(ctx, tx, j, st.Cursor, n)
 	default:
+		if len(j.table.PrimaryKey) == 1 {
+			return r.rangeBatch(ctx, tx, j, st, n)
+		}
 		keys, err = r.nextKeys(ctx, tx, j, st.Cursor, n)
 		if err == nil && len(keys) > 0 {
-			done, err = r.setBatch(ctx, tx, j, keys)
+			in, args := r.keyIn(j.table.PrimaryKey, keys)
+			done, err = r.setBatch(ctx, tx, j, in, args)
 		}
 	}
 	if err != nil || len(keys) == 0 {
@@ -509,11 +513,10 @@ func (r *Runner) keyIn(pk []string, keys [][]any) (string, []any) {
 	return r.pkTuple(pk) + " IN (" + strings.Join(parts, ", ") + ")", args
 }
 
-// setBatch runs a SQL backfill (or a restamp) on the keys; the stale
-// condition makes it safe against concurrent writers.
-func (r *Runner) setBatch(ctx context.Context, tx *gorm.DB, j job, keys [][]any) (int, error) {
+// setBatch runs a SQL backfill (or a restamp) on the rows where selects;
+// the stale condition makes it safe against concurrent writers.
+func (r *Runner) setBatch(ctx context.Context, tx *gorm.DB, j job, in string, args []any) (int, error) {
 	stamp, table := r.q(j.table.Stamp), r.q(j.table.Table)
-	in, args := r.keyIn(j.table.PrimaryKey, keys)
 	var n int64
 	if j.kind == BackfillSQL {
 		// Rows older than the release that changed the table get the SET list.
@@ -533,4 +536,57 @@ func (r *Runner) setBatch(ctx context.Context, tx *gorm.DB, j job, keys [][]any)
 	res := tx.WithContext(ctx).Exec("UPDATE "+table+" SET "+stamp+" = ? WHERE "+in+" AND "+stamp+" < ? AND "+stamp+" >= ?",
 		append(append([]any{j.target.Stamp()}, args...), j.target.Stamp(), j.change.Stamp())...)
 	return int(n + res.RowsAffected), res.Error
+}
+
+// rangeBatch runs a SQL backfill (or a restamp) of a table with a
+// one-column key on the key range after the cursor that holds the next n
+// stale rows: one query finds the n-th stale key, and the statements then
+// walk a range of the key instead of probing a list of n keys. Rows that
+// turn stale inside the range meanwhile are done too; the SET list is
+// applied to each row as it is when the UPDATE reaches it.
+func (r *Runner) rangeBatch(ctx context.Context, tx *gorm.DB, j job, st *store.Backfill, n int) (done, conflicts int, more bool, err error) {
+	col := r.q(j.table.PrimaryKey[0])
+	var conds []string
+	var args []any
+	if st.Cursor != "" {
+		last, err := decodeKey(st.Cursor)
+		if err != nil || len(last) != 1 {
+			return 0, 0, false, fmt.Errorf("backfill cursor of %s: %q is not a one-column key", j.table.Table, st.Cursor)
+		}
+		conds, args = append(conds, col+" > ?"), append(args, last[0])
+	}
+	pred, pargs := r.stalePredicate(j)
+	where := strings.Join(append(append([]string(nil), conds...), pred), " AND ")
+	rows, err := tx.WithContext(ctx).Raw("SELECT "+col+" FROM "+r.q(j.table.Table)+" WHERE "+where+
+		" ORDER BY "+col+fmt.Sprintf(" LIMIT 1 OFFSET %d", n-1), append(append([]any(nil), args...), pargs...)...).Rows()
+	if err != nil {
+		return 0, 0, false, err
+	}
+	var hi any
+	found := rows.Next()
+	if found {
+		err = rows.Scan(&hi)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	rows.Close()
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if b, ok := hi.([]byte); ok {
+		hi = string(b)
+	}
+	if found {
+		conds, args = append(conds, col+" <= ?"), append(args, hi)
+	}
+	if len(conds) == 0 {
+		conds = []string{col + " IS NOT NULL"}
+	}
+	done, err = r.setBatch(ctx, tx, j, strings.Join(conds, " AND "), args)
+	if err != nil || !found {
+		return done, 0, false, err
+	}
+	st.Cursor, err = cursorOf([]any{hi})
+	return done, 0, true, err
 }

@@ -68,7 +68,7 @@ var benchServerDialects = []dialect.Name{dialect.Postgres, dialect.MySQL}
 const (
 	benchLoadWorkers  = 4
 	benchLoadRate     = 50
-	benchLoadBaseline = 10 * time.Second
+	benchLoadBaseline = 30 * time.Second
 	benchLoadWindow   = 30 * time.Second
 )
 
@@ -398,10 +398,9 @@ type benchLoad struct {
 }
 
 // run runs the workload until stop is closed and returns the latency of
-// every operation.
-func (l benchLoad) run(stop <-chan struct{}) ([]time.Duration, error) {
+// every point read and of every point update.
+func (l benchLoad) run(stop <-chan struct{}) (reads, updates []time.Duration, err error) {
 	var mu sync.Mutex
-	var lat []time.Duration
 	var wg sync.WaitGroup
 	errs := make(chan error, benchLoadWorkers)
 	for w := 0; w < benchLoadWorkers; w++ {
@@ -411,8 +410,12 @@ func (l benchLoad) run(stop <-chan struct{}) ([]time.Duration, error) {
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 			tick := time.NewTicker(time.Second / benchLoadRate)
 			defer tick.Stop()
-			var mine []time.Duration
-			defer func() { mu.Lock(); lat = append(lat, mine...); mu.Unlock() }()
+			var myReads, myUpdates []time.Duration
+			defer func() {
+				mu.Lock()
+				reads, updates = append(reads, myReads...), append(updates, myUpdates...)
+				mu.Unlock()
+			}()
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
@@ -432,16 +435,20 @@ func (l benchLoad) run(stop <-chan struct{}) ([]time.Duration, error) {
 					errs <- err
 					return
 				}
-				mine = append(mine, time.Since(t0))
+				if i%2 == 0 {
+					myReads = append(myReads, time.Since(t0))
+				} else {
+					myUpdates = append(myUpdates, time.Since(t0))
+				}
 			}
 		}()
 	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		return nil, fmt.Errorf("workload: %w", err)
+		return nil, nil, fmt.Errorf("workload: %w", err)
 	}
-	return lat, nil
+	return reads, updates, nil
 }
 
 // quantile returns the q-quantile of sorted durations, in milliseconds.
@@ -469,7 +476,7 @@ func BenchmarkBackfillLatency(b *testing.B) {
 				r := map[string]*migrations.Runner{migrations.BackfillSQL: s.sql, "go": s.conv}[kind]
 				want := map[string]string{migrations.BackfillSQL: migrations.BackfillSQL, "go": migrations.BackfillConvert}[kind]
 				b.Run(fmt.Sprintf("rows=%s/%s", benchCount(n), kind), func(b *testing.B) {
-					var base, during []time.Duration
+					var base, during, baseR, baseU, duringR, duringU []time.Duration
 					var baseT, duringT time.Duration
 					var converted int64
 					for i := 0; i < b.N; i++ {
@@ -479,18 +486,19 @@ func BenchmarkBackfillLatency(b *testing.B) {
 						stop := make(chan struct{})
 						time.AfterFunc(benchLoadBaseline, func() { close(stop) })
 						t0 := time.Now()
-						lat, err := load.run(stop)
+						rd, up, err := load.run(stop)
 						if err != nil {
 							b.Fatal(err)
 						}
-						base, baseT = append(base, lat...), baseT+time.Since(t0)
+						baseR, baseU = append(baseR, rd...), append(baseU, up...)
+						base, baseT = append(append(base, rd...), up...), baseT+time.Since(t0)
 
 						loadStop := make(chan struct{})
 						stopLoad := sync.OnceFunc(func() { close(loadStop) })
 						b.Cleanup(stopLoad) // a failed backfill stops the workload too
 						var wg sync.WaitGroup
 						wg.Add(1)
-						go func() { defer wg.Done(); lat, err = load.run(loadStop) }()
+						go func() { defer wg.Done(); rd, up, err = load.run(loadStop) }()
 						ctx, cancel := context.WithTimeout(context.Background(), benchLoadWindow)
 						el, _ := s.backfill(ctx, b, r, want)
 						cancel()
@@ -499,19 +507,25 @@ func BenchmarkBackfillLatency(b *testing.B) {
 						if err != nil {
 							b.Fatal(err)
 						}
-						during, duringT = append(during, lat...), duringT+el
+						duringR, duringU = append(duringR, rd...), append(duringU, up...)
+						during, duringT = append(append(during, rd...), up...), duringT+el
 						b.StopTimer()
 						left := s.check(b, n)
 						converted += n - left
 						b.StartTimer()
 					}
-					slices.Sort(base)
-					slices.Sort(during)
+					for _, l := range [][]time.Duration{base, during, baseR, baseU, duringR, duringU} {
+						slices.Sort(l)
+					}
 					b.ReportMetric(quantile(base, 0.50), "base-p50-ms")
 					b.ReportMetric(quantile(base, 0.99), "base-p99-ms")
 					b.ReportMetric(quantile(during, 0.50), "p50-ms")
 					b.ReportMetric(quantile(during, 0.99), "p99-ms")
 					b.ReportMetric(quantile(during, 0.99)/quantile(base, 0.99), "p99-x-base")
+					b.ReportMetric(quantile(baseR, 0.99), "base-read-p99-ms")
+					b.ReportMetric(quantile(baseU, 0.99), "base-update-p99-ms")
+					b.ReportMetric(quantile(duringR, 0.99), "read-p99-ms")
+					b.ReportMetric(quantile(duringU, 0.99), "update-p99-ms")
 					b.ReportMetric(float64(len(base))/baseT.Seconds(), "base-ops/s")
 					b.ReportMetric(float64(len(during))/duringT.Seconds(), "ops/s")
 					b.ReportMetric(float64(converted)/duringT.Seconds(), "backfill-rows/s")

@@ -143,7 +143,7 @@ func (c *runConfig) connectError(ctx, connectCtx context.Context, err error) err
 func (c *runConfig) backfillFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.backfill.MaxRows, "max-rows", 0, "stop after this many rows with exit code 8 (more work remains); 0: no limit")
 	fs.IntVar(&c.backfill.BatchSize, "batch-size", 500, "rows in the first batch; later batches adapt to --batch-time")
-	fs.DurationVar(&c.backfill.TargetBatch, "batch-time", 200*time.Millisecond, "aimed duration of one batch (a short transaction)")
+	fs.DurationVar(&c.backfill.TargetBatch, "batch-time", 100*time.Millisecond, "aimed duration of one batch (a short transaction)")
 	fs.Float64Var(&c.backfill.RateLimit, "rate", 0, "at most this many rows per second (0: no limit)")
 	fs.DurationVar(&c.backfill.Pause, "pause", 0, "pause between batches")
 }

@@ -82,6 +82,12 @@ the local server of internal/dbtest (a new database per case, pool of internal/d
   Target (issue 4): at most 15% overhead.
 - **converters-email** (Updates only): the same model, updating Email, which is not
   transitional; the plugin leaves such an update and its stamp alone.
+- **converters-loaded** (Updates only): the same update on a model the service loaded
+  first (the usual GORM pattern); the plugin then compares and sets in one UPDATE
+  instead of reading the row again.
+- **stamped-explicit** (Updates only): a reference, with no target. The plain side writes
+  obj_version itself, with the value the plugin writes, so both sides pay for its index;
+  what is left is the plugin's own cost.
 
 Find100 loads all 100 rows; First loads one by primary key; Updates updates one row by
 primary key with a struct; Create inserts one row.
@@ -91,7 +97,8 @@ Two costs show up that are not the plugin's CPU:
 - Stamping writes obj_version, which model.Stamp indexes. On SQLite an UPDATE that sets an
   indexed column costs several times one that does not, even when the value does not
   change; this is most of the stamped and converters Updates overhead on SQLite (compare
-  converters-email, which writes no stamp).
+  converters-email, which writes no stamp, and stamped-explicit, whose plain side writes
+  the stamp too).
 - On PostgreSQL every Create and Updates waits for its commit to reach the disk, which
   dominates their time and the noise; the rounds column shows how far apart single rounds
   were.`,

@@ -159,12 +159,14 @@ func (v *view) heads() versions.SchemaVersion {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i].Less(ids[j]) })
 	for _, id := range ids {
-		if !v.applied(id) || id.Phase == versions.PhaseBaseline {
+		if !v.applied(id) {
 			continue
 		}
 		h := sv.Heads(id.Release)
 		h.Release = id.Release
 		switch id.Phase {
+		case versions.PhaseBaseline:
+			h.Baseline = true
 		case versions.PhaseExpand:
 			h.Expand = max(h.Expand, id.Seq)
 		case versions.PhaseContract:

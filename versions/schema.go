@@ -6,15 +6,17 @@ import (
 )
 
 // ReleaseHeads are the applied heads of one release: the highest applied
-// sequence number of its expand and of its contract migrations, 0 for none.
+// sequence number of its expand and of its contract migrations, 0 for none,
+// and whether its baseline is applied.
 type ReleaseHeads struct {
 	Release  Version
 	Expand   int
 	Contract int
+	Baseline bool
 }
 
 // applied reports whether any migration of the release is applied.
-func (h ReleaseHeads) applied() bool { return h.Expand > 0 || h.Contract > 0 }
+func (h ReleaseHeads) applied() bool { return h.Expand > 0 || h.Contract > 0 || h.Baseline }
 
 // SchemaVersion is the composite schema version of a database: per release,
 // the expand head and the contract head. Releases is sorted by release and
@@ -25,8 +27,9 @@ type SchemaVersion struct {
 
 // String lists, for each release with anything applied, its expand head and
 // then its contract head if any, releases separated by "; ", as in
-// "2.0_expand03, 2.0_contract01; 3.0_expand01". It returns "none" when
-// nothing is applied.
+// "2.0_expand03, 2.0_contract01; 3.0_expand01". A release with only its
+// baseline applied shows as "1.0_baseline". It returns "none" when nothing
+// is applied.
 func (s SchemaVersion) String() string {
 	var b strings.Builder
 	for _, h := range s.Releases {
@@ -42,6 +45,9 @@ func (s SchemaVersion) String() string {
 		}
 		if h.Contract > 0 {
 			heads = append(heads, MigrationID{Release: h.Release, Phase: PhaseContract, Seq: h.Contract}.String())
+		}
+		if len(heads) == 0 {
+			heads = append(heads, MigrationID{Release: h.Release, Phase: PhaseBaseline}.String())
 		}
 		b.WriteString(strings.Join(heads, ", "))
 	}

@@ -32,6 +32,9 @@ func TestSchemaVersionString(t *testing.T) {
 		{"two releases", schema(heads("3.0", 1, 0), heads("2.0", 3, 1)), "2.0_expand03, 2.0_contract01; 3.0_expand01"},
 		{"skips empty release", schema(heads("2.0", 3, 1), heads("2.1", 0, 0), heads("3.0", 1, 0)), "2.0_expand03, 2.0_contract01; 3.0_expand01"},
 		{"patch release, three digits", schema(heads("2.0.1", 123, 0)), "2.0.1_expand123"},
+		{"baseline only", schema(versions.ReleaseHeads{Release: versions.MustParse("1.0"), Baseline: true}), "1.0_baseline"},
+		{"baseline then expand", schema(versions.ReleaseHeads{Release: versions.MustParse("1.0"), Baseline: true}, heads("2.0", 1, 0)), "1.0_baseline; 2.0_expand01"},
+		{"baseline under heads", schema(versions.ReleaseHeads{Release: versions.MustParse("1.0"), Expand: 2, Baseline: true}), "1.0_expand02"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

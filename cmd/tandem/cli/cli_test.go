@@ -164,7 +164,7 @@ func TestUpgradeThroughTheCLI(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.out), &st); err != nil {
 			t.Fatalf("status --json: %v\n%s", err, r.out)
 		}
-		if st.Schema != "2.0_expand01, 2.0_contract01" || len(st.Releases) != 2 || st.Releases[1].State != "contracted" {
+		if st.Schema != "1.0_baseline; 2.0_expand01, 2.0_contract01" || len(st.Releases) != 2 || st.Releases[1].State != "contracted" {
 			t.Errorf("status = %+v", st)
 		}
 		if cols := strings.Join(db.Columns(t, "customers"), ","); cols != "given_name,id,obj_version" {

@@ -184,6 +184,27 @@ func TestDualModel(t *testing.T) {
 			}
 		})
 
+		t.Run("L(m) reads that leave the stamp out are not converted", func(t *testing.T) {
+			// Without obj_version the plugin cannot tell a 1.0 row from a
+			// 2.0 one: converting would overwrite the columns read.
+			var c CustomerV2
+			must(t, cur.Select("id", "given_name", "family_name").First(&c, grace.ID).Error)
+			if c.GivenName != "Amazing" || c.FamilyName != "Murray" {
+				t.Errorf("Select without the stamp: %+v", c)
+			}
+			var sc CustomerV2
+			must(t, cur.Raw("SELECT id, given_name, family_name FROM customers WHERE id = ?", grace.ID).Scan(&sc).Error)
+			if sc.GivenName != "Amazing" || sc.FamilyName != "Murray" {
+				t.Errorf("Raw Scan without the stamp: %+v", sc)
+			}
+			// With the stamp, a 1.0 row is converted as usual.
+			var a CustomerV2
+			must(t, cur.Select("id", "name", "given_name", "family_name", "obj_version").First(&a, ada.ID).Error)
+			if a.GivenName != "Ada" || a.FamilyName != "Lovelace" {
+				t.Errorf("Select with the stamp: %+v", a)
+			}
+		})
+
 		t.Run("L(c) hides the deprecated field", func(t *testing.T) {
 			latency := setTo(t, db, p2, v2, versions.StateContractReady)
 			t.Logf("flip observed after %s (polling every 50ms)", latency)
@@ -207,6 +228,25 @@ func TestDualModel(t *testing.T) {
 			must(t, cur.First(&a, ada.ID).Error)
 			if a.GivenName != "Ada" || a.FamilyName != "Lovelace" || a.Name != "" {
 				t.Errorf("L(c) read of a 1.0 row: %+v", a)
+			}
+			// So are rows loaded by Joins and filled by Scan.
+			var jo1 Order
+			must(t, cur.Joins("Buyer").Where("orders.buyer_id = ?", ada.ID).First(&jo1).Error)
+			if jo1.Buyer == nil || jo1.Buyer.GivenName != "Ada" || jo1.Buyer.FamilyName != "Lovelace" || jo1.Buyer.Name != "" {
+				t.Errorf("L(c) Joins of a 1.0 row: %+v", jo1.Buyer)
+			}
+			var sa CustomerV2
+			must(t, cur.Model(&CustomerV2{}).Where("id = ?", ada.ID).Scan(&sa).Error)
+			if sa.GivenName != "Ada" || sa.FamilyName != "Lovelace" || sa.Name != "" {
+				t.Errorf("L(c) Scan of a 1.0 row: %+v", sa)
+			}
+			var ra []CustomerV2
+			must(t, cur.Raw("SELECT * FROM customers WHERE id = ?", ada.ID).Scan(&ra).Error)
+			if len(ra) != 1 || ra[0].GivenName != "Ada" || ra[0].FamilyName != "Lovelace" || ra[0].Name != "" {
+				t.Errorf("L(c) Raw Scan of a 1.0 row: %+v", ra)
+			}
+			if r := raw(t, db, ada.ID); r.GivenName != nil || r.ObjVersion != v1.Stamp() {
+				t.Errorf("an L(c) read wrote to the row: %+v", r)
 			}
 			// A partial update of it keeps both the update and the converted values.
 			must(t, cur.Model(&CustomerV2{ID: ada.ID}).Update("family_name", "King").Error)

@@ -78,15 +78,13 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 		return
 	}
 	if snap.mode == ModeContract {
-		if st != nil && snap.state == versions.StateContractReady && st.plan.changes && st.plan.spec.Upgrades {
-			if err := p.upgradeHidden(db, st.plan); err != nil {
-				_ = db.AddError(fmt.Errorf("compat: upgrade %s in L(c): %w", st.plan.spec.Model, err))
-			}
+		if snap.state == versions.StateContractReady {
+			p.upgradeHiddenLoaded(db, st)
 		}
 		return
 	}
 	if st != nil {
-		if pl := st.plan; pl.changes && pl.spec.Upgrades {
+		if pl := st.plan; pl.changes && pl.spec.Upgrades && stampRead(stmt) {
 			if err := pl.eachModel(stmt.ReflectValue, func(v reflect.Value) error { return pl.upgrade(stmt.Context, v) }); err != nil {
 				_ = db.AddError(fmt.Errorf("compat: upgrade %s: %w", pl.spec.Model, err))
 				return
@@ -113,6 +111,41 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 	}
 }
 
+// stampRead reports whether the statement's SELECT list may have read the
+// stamp column: it names obj_version or *. A caller's Select, or raw SQL,
+// that leaves the stamp out loads models with a zero stamp, which are not
+// rows of an old release: converting them would overwrite what was read.
+// When the statement has no FROM to tell the list apart, it answers yes.
+func stampRead(stmt *gorm.Statement) bool {
+	sql := stmt.SQL.String()
+	i := indexFold(sql, " from ")
+	if i < 0 {
+		return true
+	}
+	head := sql[:i]
+	return strings.Contains(head, "*") || indexFold(head, model.StampColumn) >= 0
+}
+
+// indexFold is strings.Index ignoring ASCII case, for a lower-case sub.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for ; j < len(sub); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
+			}
+		}
+		if j == len(sub) {
+			return i
+		}
+	}
+	return -1
+}
+
 // eachStruct calls fn with each addressable struct of type t in v.
 func eachStruct(v reflect.Value, t reflect.Type, fn func(reflect.Value) error) error {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
@@ -136,25 +169,63 @@ func eachStruct(v reflect.Value, t reflect.Type, fn func(reflect.Value) error) e
 	return nil
 }
 
-// afterRow puts the statement back after Row, Rows and Scan.
-func (p *Plugin) afterRow(db *gorm.DB) { end(db) }
+// afterRow puts the statement back after Row, Rows and Scan, and notes
+// for Scan whether the SQL read the stamp.
+func (p *Plugin) afterRow(db *gorm.DB) {
+	if db.Statement.Context != nil {
+		markScanned(db)
+	}
+	end(db)
+}
 
-// upgradeHidden converts, in L(c), the loaded rows still stamped below the
-// release (written by an older instance before it stopped, and not yet
-// backfilled). The main query left the deprecated columns out; the plugin
-// reads them for those rows only, runs the upgrade converter, and clears
-// them again, so the application never sees them.
-func (p *Plugin) upgradeHidden(db *gorm.DB, pl *modelPlan) error {
+// upgradeHiddenLoaded runs upgradeHidden on the models a query loaded:
+// its own (st is the plugin's state of the statement, nil when the plugin
+// does not track its model) and those loaded by Joins.
+func (p *Plugin) upgradeHiddenLoaded(db *gorm.DB, st *stmtState) {
+	stmt := db.Statement
+	if st != nil && st.plan.changes && st.plan.spec.Upgrades && stampRead(stmt) {
+		var models []reflect.Value
+		_ = st.plan.eachModel(stmt.ReflectValue, func(v reflect.Value) error { models = append(models, v); return nil })
+		if err := p.upgradeHidden(db, st.plan, stmt.Table, models); err != nil {
+			_ = db.AddError(fmt.Errorf("compat: upgrade %s in L(c): %w", st.plan.spec.Model, err))
+			return
+		}
+	}
+	for _, j := range stmt.Joins {
+		rel, ok := stmt.Schema.Relationships.Relations[j.Name]
+		if !ok {
+			continue
+		}
+		jpl := p.planOf(db, rel.FieldSchema)
+		if jpl == nil || !jpl.changes || !jpl.spec.Upgrades {
+			continue
+		}
+		var models []reflect.Value
+		_ = eachStruct(stmt.ReflectValue, stmt.Schema.ModelType, func(v reflect.Value) error {
+			return jpl.eachModel(rel.Field.ReflectValueOf(stmt.Context, v), func(jv reflect.Value) error { models = append(models, jv); return nil })
+		})
+		if err := p.upgradeHidden(db, jpl, rel.FieldSchema.Table, models); err != nil {
+			_ = db.AddError(fmt.Errorf("compat: upgrade joined %s in L(c): %w", jpl.spec.Model, err))
+			return
+		}
+	}
+}
+
+// upgradeHidden converts, in L(c), the loaded models of table still stamped
+// below the release (written by an older instance before it stopped, and
+// not yet backfilled). The query left the deprecated columns out; the
+// plugin reads them for those rows only, runs the upgrade converter, and
+// clears them again, so the application never sees them.
+func (p *Plugin) upgradeHidden(db *gorm.DB, pl *modelPlan, table string, models []reflect.Value) error {
 	stmt := db.Statement
 	s := pl.spec.Schema()
 	stampField := s.LookUpField(model.StampColumn)
 	var stale []reflect.Value
-	_ = pl.eachModel(stmt.ReflectValue, func(v reflect.Value) error {
+	for _, v := range models {
 		if raw, _ := stampField.ValueOf(stmt.Context, v); raw.(int64) < p.release.Stamp() {
 			stale = append(stale, v)
 		}
-		return nil
-	})
+	}
 	if len(stale) == 0 {
 		return nil
 	}
@@ -189,7 +260,7 @@ func (p *Plugin) upgradeHidden(db *gorm.DB, pl *modelPlan) error {
 	for _, c := range cols {
 		sel = append(sel, q(c.name))
 	}
-	sql := "SELECT " + strings.Join(sel, ", ") + " FROM " + q(stmt.Table) + " WHERE (" + strings.Join(pkCols, ", ") + ") IN (" + strings.Join(tuples, ", ") + ")"
+	sql := "SELECT " + strings.Join(sel, ", ") + " FROM " + q(table) + " WHERE (" + strings.Join(pkCols, ", ") + ") IN (" + strings.Join(tuples, ", ") + ")"
 	rows, err := db.Session(&gorm.Session{NewDB: true}).Raw(sql, args...).Rows()
 	if err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"github.com/tandemdb/tandem/versions"
 )
 
 // Scan (and Raw(...).Scan) reads rows through GORM's Row callbacks and
@@ -18,12 +20,28 @@ import (
 
 type scanKey struct{}
 
+// scanMark is what the Row callbacks leave for the logger: the statement,
+// and whether its SQL read the stamp (GORM clears the SQL once the
+// statement has run, before Scan fills the models).
+type scanMark struct {
+	stmt      *gorm.Statement
+	stampRead bool
+}
+
 // markScan lets the logger find the statement after Scan has filled it.
 func markScan(db *gorm.DB) {
 	if db.Statement.Context == nil {
 		db.Statement.Context = context.Background()
 	}
-	db.Statement.Context = context.WithValue(db.Statement.Context, scanKey{}, db.Statement)
+	db.Statement.Context = context.WithValue(db.Statement.Context, scanKey{}, &scanMark{stmt: db.Statement, stampRead: true})
+}
+
+// markScanned records, after the Row callback built and ran the SQL,
+// whether it read the stamp.
+func markScanned(db *gorm.DB) {
+	if m, ok := db.Statement.Context.Value(scanKey{}).(*scanMark); ok && m.stmt == db.Statement {
+		m.stampRead = stampRead(db.Statement)
+	}
 }
 
 // scanLogger wraps the DB's logger to convert models filled by Scan.
@@ -39,18 +57,32 @@ func (l *scanLogger) LogMode(level logger.LogLevel) logger.Interface {
 
 // Trace implements logger.Interface.
 func (l *scanLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	if stmt, ok := ctx.Value(scanKey{}).(*gorm.Statement); ok && err == nil {
-		l.p.convertScanned(stmt)
+	if m, ok := ctx.Value(scanKey{}).(*scanMark); ok && err == nil && m.stampRead {
+		l.p.convertScanned(m.stmt)
 	}
 	l.Interface.Trace(ctx, begin, fc, err)
 }
 
 func (p *Plugin) convertScanned(stmt *gorm.Statement) {
-	if stmt.Schema == nil || !stmt.ReflectValue.IsValid() || p.snap.Load().mode != ModeDual {
+	if stmt.Schema == nil || !stmt.ReflectValue.IsValid() {
+		return
+	}
+	snap := p.snap.Load()
+	if snap.mode == ModeContract && snap.state != versions.StateContractReady {
 		return
 	}
 	pl := p.planOf(stmt.DB, stmt.Schema)
 	if pl == nil || !pl.changes || !pl.spec.Upgrades {
+		return
+	}
+	if snap.mode == ModeContract {
+		// Rows an older instance wrote and the backfill has not reached:
+		// their deprecated columns are read by key, converted and cleared.
+		var models []reflect.Value
+		_ = pl.eachModel(stmt.ReflectValue, func(v reflect.Value) error { models = append(models, v); return nil })
+		if err := p.upgradeHidden(stmt.DB, pl, pl.spec.Table, models); err != nil {
+			_ = stmt.DB.AddError(fmt.Errorf("compat: upgrade scanned %s in L(c): %w", pl.spec.Model, err))
+		}
 		return
 	}
 	if err := pl.eachModel(stmt.ReflectValue, func(v reflect.Value) error { return pl.upgrade(stmt.Context, v) }); err != nil {

@@ -48,9 +48,12 @@ func (p *Plugin) afterWrite(db *gorm.DB) { end(db) }
 //   - a full write (Save) runs the downgrade converter in L(m) and stamps;
 //   - a partial update that touches no transitional column leaves the
 //     stamp alone;
-//   - a partial update of transitional columns reads the row (upgrading it
-//     if it is older), applies the update to it, and writes every
-//     transitional column with the stamp: in L(m) after the downgrade
+//   - a partial update that sets every added column is written as it is,
+//     with the deprecated columns the downgrade converter derives from it
+//     (directWrite, for models that implement model.DowngradeFromAdded);
+//   - any other partial update of transitional columns reads the row
+//     (upgrading it if it is older), applies the update to it, and writes
+//     every transitional column with the stamp: in L(m) after the downgrade
 //     converter, in L(c) without the hidden columns and with the marker.
 func (p *Plugin) beforeUpdate(db *gorm.DB) {
 	pl := p.planFor(db)
@@ -83,7 +86,7 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 	case !touchesTransitional(stmt, pl):
 		// The row keeps its shape and its stamp.
 	default:
-		if !p.fastWrite(db, pl, st) {
+		if !p.directWrite(db, pl, st) && !p.fastWrite(db, pl, st) {
 			p.readModifyWrite(db, pl, st)
 		}
 	}

@@ -16,3 +16,17 @@ type Upgrader interface {
 type Downgrader interface {
 	TandemDowngrade() error
 }
+
+// DowngradeFromAdded is implemented by a model (on its pointer) whose
+// TandemDowngrade computes the deprecated fields from the fields added in
+// the same release and from nothing else. The compat plugin then converts
+// an update that sets every added field without reading the row first, and
+// can convert such an update of many rows (a Where without a primary key).
+//
+// Implement it only when that holds: for such updates the plugin runs
+// TandemDowngrade on a model that holds the update's values and zero
+// everywhere else.
+type DowngradeFromAdded interface {
+	Downgrader
+	TandemDowngradeFromAdded()
+}

@@ -33,6 +33,8 @@ type Spec struct {
 	Fields      []Field  // transitional fields, in declaration order
 	Upgrades    bool     // the model implements Upgrader
 	Downgrades  bool     // the model implements Downgrader
+	// DowngradesFromAdded: the model implements DowngradeFromAdded.
+	DowngradesFromAdded bool
 
 	schema *schema.Schema
 }
@@ -40,6 +42,7 @@ type Spec struct {
 var (
 	upgraderType   = reflect.TypeOf((*Upgrader)(nil)).Elem()
 	downgraderType = reflect.TypeOf((*Downgrader)(nil)).Elem()
+	fromAddedType  = reflect.TypeOf((*DowngradeFromAdded)(nil)).Elem()
 )
 
 // SpecOf parses value (a model, or a pointer to one) with db's schema cache
@@ -107,6 +110,7 @@ func NewSpec(s *schema.Schema) (*Spec, error) {
 	ptr := reflect.PointerTo(s.ModelType)
 	spec.Upgrades = ptr.Implements(upgraderType)
 	spec.Downgrades = ptr.Implements(downgraderType)
+	spec.DowngradesFromAdded = ptr.Implements(fromAddedType)
 	return spec, nil
 }
 

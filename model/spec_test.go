@@ -64,8 +64,11 @@ func TestSpecOfValidModels(t *testing.T) {
 	if strings.Join(spec.PrimaryKey, ",") != "id" {
 		t.Errorf("PrimaryKey = %v", spec.PrimaryKey)
 	}
-	if !spec.Upgrades || !spec.Downgrades || !spec.Transitional() || !spec.Stamped() {
-		t.Errorf("flags: up=%v down=%v trans=%v stamped=%v", spec.Upgrades, spec.Downgrades, spec.Transitional(), spec.Stamped())
+	if !spec.Upgrades || !spec.Downgrades || !spec.Transitional() || !spec.Stamped() || spec.DowngradesFromAdded {
+		t.Errorf("flags: up=%v down=%v from-added=%v trans=%v stamped=%v", spec.Upgrades, spec.Downgrades, spec.DowngradesFromAdded, spec.Transitional(), spec.Stamped())
+	}
+	if fa, err := parse(t, &fromAdded{}); err != nil || !fa.Downgrades || !fa.DowngradesFromAdded {
+		t.Errorf("a model with TandemDowngradeFromAdded: %+v, %v", fa, err)
 	}
 	v2, v14 := versions.MustParse("2.0"), versions.MustParse("1.4")
 	cols := func(fs []model.Field) string {
@@ -285,3 +288,14 @@ func TestParseTag(t *testing.T) {
 		}
 	}
 }
+
+// fromAdded declares that its downgrade reads only the added field.
+type fromAdded struct {
+	ID  uint
+	Old string `tandem:"deprecated=2.0"`
+	New string `tandem:"added=2.0"`
+	model.Stamp
+}
+
+func (f *fromAdded) TandemDowngrade() error  { f.Old = f.New; return nil }
+func (*fromAdded) TandemDowngradeFromAdded() {}

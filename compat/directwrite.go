@@ -1,0 +1,94 @@
+package compat
+
+import (
+	"fmt"
+	"reflect"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/callbacks"
+	"gorm.io/gorm/clause"
+
+	"github.com/tandemdb/tandem/model"
+)
+
+// directWrite converts, without reading the row, an update that sets every
+// field the model adds in the release: the row's new shape is then all in
+// the update. In L(m) the deprecated columns are computed by the downgrade
+// converter from the update's values alone, which the model vouches for by
+// implementing model.DowngradeFromAdded; in L(c) they are hidden and left
+// alone. Every matched row gets the same values, so an update of many rows
+// is converted too. It reports whether it took the update.
+func (p *Plugin) directWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
+	switch st.snap.mode {
+	case ModeDual:
+		if !pl.spec.Downgrades || !pl.spec.DowngradesFromAdded {
+			return false
+		}
+	case ModeContract:
+	default:
+		return false
+	}
+	stmt := db.Statement
+	s := pl.spec.Schema()
+	set := callbacks.ConvertToAssignments(stmt)
+	assigned := map[string]any{}
+	for _, a := range set {
+		if _, t := pl.trans[a.Column.Name]; !t {
+			continue
+		}
+		if _, isExpr := a.Value.(clause.Expression); isExpr {
+			return false // the slow path refuses it with its reason
+		}
+		assigned[a.Column.Name] = a.Value
+	}
+	scratch := reflect.New(s.ModelType).Elem()
+	for _, col := range pl.transCols {
+		v, ok := assigned[col]
+		if pl.trans[col].Added != p.release {
+			if ok {
+				return false // a deprecated column set by hand: read, then convert
+			}
+			continue
+		}
+		if !ok {
+			return false
+		}
+		if err := s.LookUpField(col).Set(stmt.Context, scratch, v); err != nil {
+			return false
+		}
+	}
+	if st.snap.mode == ModeDual {
+		if err := downgrade(scratch); err != nil {
+			_ = db.AddError(fmt.Errorf("compat: downgrade %s: %w", pl.spec.Model, err))
+			return true
+		}
+	}
+	out := set[:0:0]
+	for _, a := range set {
+		if _, t := pl.trans[a.Column.Name]; !t && a.Column.Name != model.StampColumn {
+			out = append(out, a)
+		}
+	}
+	hidden, _ := pl.hiddenIn(st.snap.mode)
+	rv := stmt.ReflectValue
+	mine := rv.Kind() == reflect.Struct && rv.Type() == s.ModelType && rv.CanAddr()
+	for _, col := range pl.transCols {
+		if _, h := hidden[col]; h {
+			continue
+		}
+		f := s.LookUpField(col)
+		v, _ := f.ValueOf(stmt.Context, scratch)
+		out = append(out, clause.Assignment{Column: clause.Column{Name: col}, Value: v})
+		if mine {
+			// The caller's model shows what is written.
+			_ = f.Set(stmt.Context, rv, v)
+		}
+	}
+	out = append(out, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: st.snap.stamp})
+	if mine {
+		_ = s.LookUpField(model.StampColumn).Set(stmt.Context, rv, st.snap.stamp)
+	}
+	stmt.AddClause(out)
+	st.ownSet = true
+	return true
+}

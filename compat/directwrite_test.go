@@ -1,0 +1,134 @@
+package compat_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/tandemdb/tandem/compat"
+	"github.com/tandemdb/tandem/internal/dbtest"
+	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/model"
+	"github.com/tandemdb/tandem/versions"
+)
+
+// directCustomer is CustomerV2 whose downgrade converter reads only the
+// added fields, and says so (model.DowngradeFromAdded).
+type directCustomer struct {
+	ID         uint   `gorm:"primaryKey"`
+	Name       string `tandem:"deprecated=2.0"`
+	GivenName  string `gorm:"size:100" tandem:"added=2.0"`
+	FamilyName string `gorm:"size:100" tandem:"added=2.0"`
+	Email      string
+	OrderID    *uint
+	model.Stamp
+}
+
+func (directCustomer) TableName() string { return "customers" }
+
+func (c *directCustomer) TandemUpgrade(versions.Version) error {
+	c.GivenName, c.FamilyName, _ = strings.Cut(c.Name, " ")
+	return nil
+}
+
+func (c *directCustomer) TandemDowngrade() error {
+	c.Name = strings.TrimSpace(c.GivenName + " " + c.FamilyName)
+	return nil
+}
+
+func (*directCustomer) TandemDowngradeFromAdded() {}
+
+// TestDirectWrite: an update that sets every added field of a model whose
+// downgrade reads only those is written in one statement, with no read of
+// the row, by primary key and for many rows at once; an update of some of
+// them still reads the row first.
+func TestDirectWrite(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		must(t, db.Gorm.AutoMigrate(&CustomerV1{}))
+		must(t, store.Ensure(ctx, db.Gorm))
+		must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
+		old, _ := plugged(t, db, v1, compat.WithModels(&CustomerV1{}))
+		var ids []uint
+		for _, n := range []string{"Ada Lovelace", "Grace Hopper", "Edsger Dijkstra"} {
+			c := CustomerV1{Name: n, Email: strings.ToLower(strings.Fields(n)[0]) + "@example.com"}
+			must(t, old.Create(&c).Error)
+			ids = append(ids, c.ID)
+		}
+		must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
+		must(t, store.Transition(ctx, db.Gorm, v2, versions.StateExpanding, "test"))
+		must(t, store.Transition(ctx, db.Gorm, v2, versions.StateExpanded, "test"))
+		cur, p2 := plugged(t, db, v2, compat.WithModels(&directCustomer{}), compat.WithPollInterval(50*time.Millisecond))
+
+		var reads atomic.Int64
+		must(t, cur.Callback().Query().Before("gorm:query").Register("test:count_reads", func(*gorm.DB) { reads.Add(1) }))
+		readsDuring := func(f func() error) int64 {
+			t.Helper()
+			before := reads.Load()
+			must(t, f())
+			return reads.Load() - before
+		}
+
+		// L(m), by primary key, on a row written by 1.0.
+		n := readsDuring(func() error {
+			return cur.Model(&directCustomer{ID: ids[0]}).Updates(directCustomer{GivenName: "Augusta", FamilyName: "King"}).Error
+		})
+		wantEqual(t, "reads for an update of every added field", n, int64(0))
+		r := raw(t, db, ids[0])
+		if str(r.Name) != "Augusta King" || str(r.GivenName) != "Augusta" || str(r.FamilyName) != "King" || r.ObjVersion != v2.Stamp() {
+			t.Errorf("direct update: name %s given %s family %s stamp %d", str(r.Name), str(r.GivenName), str(r.FamilyName), r.ObjVersion)
+		}
+		var seen CustomerV1
+		must(t, old.First(&seen, ids[0]).Error)
+		wantEqual(t, "1.0 reads", seen.Name, "Augusta King")
+
+		// L(m), many rows at once: no longer ErrUnconvertibleUpdate.
+		res := cur.Model(&directCustomer{}).Where("id IN ?", ids[1:]).Updates(map[string]any{"given_name": "Anon", "family_name": "Ymous"})
+		must(t, res.Error)
+		wantEqual(t, "rows updated", res.RowsAffected, int64(2))
+		for _, id := range ids[1:] {
+			if r := raw(t, db, id); str(r.Name) != "Anon Ymous" || str(r.GivenName) != "Anon" || r.ObjVersion != v2.Stamp() {
+				t.Errorf("mass update of row %d: name %s given %s stamp %d", id, str(r.Name), str(r.GivenName), r.ObjVersion)
+			}
+		}
+
+		// Part of the added fields: the row is read (and upgraded) first.
+		must(t, old.Model(&CustomerV1{ID: ids[2]}).Update("name", "Edsger Dijkstra").Error)
+		n = readsDuring(func() error {
+			return cur.Model(&directCustomer{ID: ids[2]}).Update("family_name", "D.").Error
+		})
+		wantEqual(t, "reads for an update of one added field", n, int64(1))
+		if r := raw(t, db, ids[2]); str(r.Name) != "Edsger D." || str(r.GivenName) != "Edsger" || r.ObjVersion != v2.Stamp() {
+			t.Errorf("partial update: name %s given %s stamp %d", str(r.Name), str(r.GivenName), r.ObjVersion)
+		}
+		// ... and without a key it is still refused.
+		err := cur.Model(&directCustomer{}).Where("id > 0").Update("family_name", "X").Error
+		if !errors.Is(err, compat.ErrUnconvertibleUpdate) {
+			t.Errorf("mass update of one added field: %v", err)
+		}
+
+		// L(c): no downgrade, Name left as it was, the L(c) marker.
+		setTo(t, db, p2, v2, versions.StateContractReady)
+		must(t, old.Model(&CustomerV1{ID: ids[1]}).Update("name", "Grace Hopper").Error)
+		n = readsDuring(func() error {
+			return cur.Model(&directCustomer{ID: ids[1]}).Updates(directCustomer{GivenName: "Grace", FamilyName: "Murray"}).Error
+		})
+		wantEqual(t, "reads for an update of every added field in L(c)", n, int64(0))
+		if r := raw(t, db, ids[1]); str(r.Name) != "Grace Hopper" || str(r.FamilyName) != "Murray" || r.ObjVersion != v2.MarkedStamp() {
+			t.Errorf("L(c) direct update: name %s family %s stamp %d", str(r.Name), str(r.FamilyName), r.ObjVersion)
+		}
+	})
+}
+
+// wantEqual fails the test unless got equals want.
+func wantEqual[T comparable](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s = %v, want %v", what, got, want)
+	}
+}

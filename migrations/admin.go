@@ -301,6 +301,9 @@ func headString(h versions.ReleaseHeads) string {
 	if h.Contract > 0 {
 		parts = append(parts, versions.MigrationID{Release: h.Release, Phase: versions.PhaseContract, Seq: h.Contract}.String())
 	}
+	if len(parts) == 0 && h.Baseline {
+		parts = append(parts, versions.MigrationID{Release: h.Release, Phase: versions.PhaseBaseline}.String())
+	}
 	if len(parts) == 0 {
 		return "none"
 	}

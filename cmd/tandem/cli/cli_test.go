@@ -159,12 +159,13 @@ func TestUpgradeThroughTheCLI(t *testing.T) {
 			Releases []struct {
 				Release string `json:"release"`
 				State   string `json:"state"`
+				Heads   string `json:"heads"`
 			} `json:"releases"`
 		}
 		if err := json.Unmarshal([]byte(r.out), &st); err != nil {
 			t.Fatalf("status --json: %v\n%s", err, r.out)
 		}
-		if st.Schema != "1.0_baseline; 2.0_expand01, 2.0_contract01" || len(st.Releases) != 2 || st.Releases[1].State != "contracted" {
+		if st.Schema != "1.0_baseline; 2.0_expand01, 2.0_contract01" || len(st.Releases) != 2 || st.Releases[1].State != "contracted" || st.Releases[0].Heads != "1.0_baseline" {
 			t.Errorf("status = %+v", st)
 		}
 		if cols := strings.Join(db.Columns(t, "customers"), ","); cols != "given_name,id,obj_version" {

@@ -83,7 +83,9 @@ func (c *benchPerson) TandemDowngrade() error {
 
 // benchPersonDirect is benchPerson whose downgrade converter declares that
 // it reads only the added fields (model.DowngradeFromAdded), so that an
-// update of both added fields is written without reading the row.
+// update of both added fields is written without reading the row. (It
+// repeats benchPerson's fields: GORM does not see the fields of an
+// embedded unexported struct.)
 type benchPersonDirect struct {
 	ID         uint   `gorm:"primaryKey"`
 	Name       string `tandem:"deprecated=2.0"`

@@ -91,6 +91,21 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 			}
 		}
 	}
+	p.eachJoined(db, func(jpl *modelPlan, models []reflect.Value) error {
+		for _, v := range models {
+			if err := jpl.upgrade(stmt.Context, v); err != nil {
+				return fmt.Errorf("compat: upgrade joined %s: %w", jpl.spec.Model, err)
+			}
+		}
+		return nil
+	})
+}
+
+// eachJoined calls fn with the plan and the loaded models of every model
+// loaded by Joins that has upgrades in the release, and adds the first
+// error fn returns to db.
+func (p *Plugin) eachJoined(db *gorm.DB, fn func(jpl *modelPlan, models []reflect.Value) error) {
+	stmt := db.Statement
 	for _, j := range stmt.Joins {
 		rel, ok := stmt.Schema.Relationships.Relations[j.Name]
 		if !ok {
@@ -100,12 +115,12 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 		if jpl == nil || !jpl.changes || !jpl.spec.Upgrades {
 			continue
 		}
-		err := eachStruct(stmt.ReflectValue, stmt.Schema.ModelType, func(v reflect.Value) error {
-			fv := rel.Field.ReflectValueOf(stmt.Context, v)
-			return jpl.eachModel(fv, func(jv reflect.Value) error { return jpl.upgrade(stmt.Context, jv) })
+		var models []reflect.Value
+		_ = eachStruct(stmt.ReflectValue, stmt.Schema.ModelType, func(v reflect.Value) error {
+			return jpl.eachModel(rel.Field.ReflectValueOf(stmt.Context, v), func(jv reflect.Value) error { models = append(models, jv); return nil })
 		})
-		if err != nil {
-			_ = db.AddError(fmt.Errorf("compat: upgrade joined %s: %w", jpl.spec.Model, err))
+		if err := fn(jpl, models); err != nil {
+			_ = db.AddError(err)
 			return
 		}
 	}
@@ -191,24 +206,12 @@ func (p *Plugin) upgradeHiddenLoaded(db *gorm.DB, st *stmtState) {
 			return
 		}
 	}
-	for _, j := range stmt.Joins {
-		rel, ok := stmt.Schema.Relationships.Relations[j.Name]
-		if !ok {
-			continue
+	p.eachJoined(db, func(jpl *modelPlan, models []reflect.Value) error {
+		if err := p.upgradeHidden(db, jpl, jpl.spec.Table, models); err != nil {
+			return fmt.Errorf("compat: upgrade joined %s in L(c): %w", jpl.spec.Model, err)
 		}
-		jpl := p.planOf(db, rel.FieldSchema)
-		if jpl == nil || !jpl.changes || !jpl.spec.Upgrades {
-			continue
-		}
-		var models []reflect.Value
-		_ = eachStruct(stmt.ReflectValue, stmt.Schema.ModelType, func(v reflect.Value) error {
-			return jpl.eachModel(rel.Field.ReflectValueOf(stmt.Context, v), func(jv reflect.Value) error { models = append(models, jv); return nil })
-		})
-		if err := p.upgradeHidden(db, jpl, rel.FieldSchema.Table, models); err != nil {
-			_ = db.AddError(fmt.Errorf("compat: upgrade joined %s in L(c): %w", jpl.spec.Model, err))
-			return
-		}
-	}
+		return nil
+	})
 }
 
 // upgradeHidden converts, in L(c), the loaded models of table still stamped

@@ -255,7 +255,14 @@ func (r *Runner) casStatement(j job, writes []casWrite) (string, []any) {
 		if cs := j.casTypes[len(pk)+i]; r.dialect == dialect.MySQL && cs != "" && cs != "binary" {
 			old = "(CONVERT(" + old + " USING " + cs + ") COLLATE " + cs + "_bin)"
 		}
-		on = append(on, qcol(c)+" "+dialect.NullSafeEq(r.dialect)+" "+old)
+		cur := qcol(c)
+		if r.dialect == dialect.Postgres && j.casTypes[len(pk)+i] == "json" {
+			// json has no equality operator, and its text does not survive
+			// the round trip through the driver (key order, spaces): compare
+			// the values as jsonb.
+			cur, old = "CAST("+cur+" AS jsonb)", "CAST("+old+" AS jsonb)"
+		}
+		on = append(on, cur+" "+dialect.NullSafeEq(r.dialect)+" "+old)
 	}
 	var set []string
 	for i, c := range cols {
@@ -272,7 +279,10 @@ func (r *Runner) casStatement(j job, writes []casWrite) (string, []any) {
 	set = append(set, stampSet)
 
 	var b strings.Builder
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	// A space after each "(": GORM expands a slice bound right after a
+	// parenthesis (for IN lists), and would spread a []byte value (a
+	// bytea, or text as MySQL's driver returns it) into one value per byte.
+	row := "( " + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
 	switch r.dialect {
 	case dialect.Postgres:
 		// The first row casts every value to its column's type; the others
@@ -286,7 +296,7 @@ func (r *Runner) casStatement(j job, writes []casWrite) (string, []any) {
 			case i > len(pk):
 				typ = j.casTypes[len(pk)+(i-len(pk)-1)%len(cols)]
 			}
-			first = append(first, "CAST(? AS "+typ+")")
+			first = append(first, "CAST( ? AS "+typ+")")
 		}
 		b.WriteString("UPDATE " + table + " SET " + strings.Join(set, ", ") + " FROM (VALUES (" + strings.Join(first, ", ") + ")")
 		for range writes[1:] {
@@ -304,7 +314,7 @@ func (r *Runner) casStatement(j job, writes []casWrite) (string, []any) {
 			}
 			b.WriteString("? AS " + n)
 		}
-		sel := " UNION ALL SELECT " + strings.Trim(row, "()")
+		sel := " UNION ALL SELECT " + strings.Trim(row, "( )")
 		for range writes[1:] {
 			b.WriteString(sel)
 		}

@@ -1,11 +1,13 @@
 package migrations_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/tandemdb/tandem/internal/dbtest"
+	"github.com/tandemdb/tandem/internal/dialect"
 	"github.com/tandemdb/tandem/migrations"
 	"github.com/tandemdb/tandem/model"
 	"github.com/tandemdb/tandem/versions"
@@ -165,4 +167,61 @@ func TestBackfillCompositeStringKey(t *testing.T) {
 			})
 		})
 	}
+}
+
+// PrefV2 moves the theme out of a json column (PostgreSQL's json type has
+// no equality operator, so the compare-and-set must compare it as jsonb).
+type PrefV2 struct {
+	ID       int64  `gorm:"primaryKey;autoIncrement:false"`
+	Settings string `gorm:"type:json" tandem:"deprecated=2.0"`
+	Theme    string `gorm:"size:20" tandem:"added=2.0"`
+	model.Stamp
+}
+
+func (PrefV2) TableName() string { return "prefs" }
+
+func (p *PrefV2) TandemUpgrade(versions.Version) error {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(p.Settings), &m); err != nil {
+		return err
+	}
+	p.Theme, _ = m["theme"].(string)
+	return nil
+}
+
+func (p *PrefV2) TandemDowngrade() error {
+	b, err := json.Marshal(map[string]string{"theme": p.Theme})
+	p.Settings = string(b)
+	return err
+}
+
+// TestBackfillJSONColumn converts rows whose transitional column is of
+// PostgreSQL's json type, written with spaces and key orders that the
+// driver does not give back as they were.
+func TestBackfillJSONColumn(t *testing.T) {
+	db := dbtest.New(t, dialect.Postgres)
+	ctx := t.Context()
+	f := files{
+		"1.0_baseline.sql":       "CREATE TABLE prefs (id BIGINT NOT NULL PRIMARY KEY, settings json, obj_version BIGINT NOT NULL DEFAULT 0);\n",
+		"2.0_expand01_theme.sql": "ALTER TABLE prefs ADD COLUMN theme VARCHAR(20);\n",
+	}
+	r := newRunner(t, db.Gorm, f, migrations.WithModels(&PrefV2{}), migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 7}))
+	if _, err := r.Expand(ctx, rel20); err != nil {
+		t.Fatalf("expand: %v", err)
+	}
+	registerPerson(t, db.Gorm, &PrefV2{})
+	for id := 1; id <= 20; id++ {
+		db.Exec(t, "INSERT INTO prefs (id, settings, obj_version) VALUES (?, ?, ?)", id, fmt.Sprintf(`{ "x" : %d,  "theme":"t%d" }`, id, id), st10)
+	}
+	rep, err := r.Migrate(ctx, rel20)
+	if err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	for _, b := range rep.Backfill {
+		if b.Table == "prefs" {
+			wantEqual(t, "rows converted", b.Rows, int64(20))
+			wantEqual(t, "conflicts", b.Conflicts, int64(0))
+		}
+	}
+	wantEqual(t, "rows with their theme and the 2.0 stamp", db.QueryInt(t, "SELECT COUNT(*) FROM prefs WHERE theme = 't' || id AND obj_version = ?", st20), int64(20))
 }

@@ -285,7 +285,8 @@ func placeholders(n int) string {
 	if n == 1 {
 		return "?"
 	}
-	return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+	// "( ?": GORM spreads a slice bound right after "(" into a list.
+	return "( " + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
 }
 
 // batch converts the next keys after the cursor; it reports the rows done,
@@ -381,5 +382,5 @@ func (r *Runner) keyIn(pk []string, keys [][]any) (string, []any) {
 		parts[i] = placeholders(len(pk))
 		args = append(args, k...)
 	}
-	return r.pkTuple(pk) + " IN (" + strings.Join(parts, ", ") + ")", args
+	return r.pkTuple(pk) + " IN ( " + strings.Join(parts, ", ") + ")", args
 }

@@ -1,18 +1,24 @@
 package compat
 
 import (
+	"context"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
-// stmtKey is where a statement's state lives in Statement.Settings between
-// the plugin's callbacks.
-const stmtKey = "tandem:stmt"
+// stmtKey is where a statement's state lives between the plugin's
+// callbacks: a value of the statement's context. (Statement.Settings would
+// do too, but a lookup in an empty sync.Map allocates, and every statement
+// of every model would pay for it.)
+type stmtKey struct{}
 
 // stmtState is what the plugin keeps for one statement: the snapshot it
 // started with, and the Select/Omit lists to put back afterwards so that a
 // reused statement (a chained *gorm.DB) does not inherit the plugin's edits.
 type stmtState struct {
+	stmt    *gorm.Statement // the statement it belongs to, not one made from it
+	prevCtx context.Context // the statement's context before begin
 	snap    *snapshot
 	plan    *modelPlan
 	selects []string
@@ -29,17 +35,32 @@ type stmtState struct {
 }
 
 func (p *Plugin) begin(db *gorm.DB, pl *modelPlan) *stmtState {
-	st := &stmtState{snap: p.snap.Load(), plan: pl, selects: db.Statement.Selects, omits: db.Statement.Omits}
-	db.Statement.Settings.Store(stmtKey, st)
+	stmt := db.Statement
+	st := &stmtState{stmt: stmt, snap: p.snap.Load(), plan: pl, selects: stmt.Selects, omits: stmt.Omits}
+	st.prevCtx = stmt.Context
+	if prev := current(db); prev != nil {
+		st.prevCtx = prev.prevCtx
+	}
+	if st.prevCtx == nil {
+		st.prevCtx = context.Background()
+	}
+	stmt.Context = context.WithValue(st.prevCtx, stmtKey{}, st)
 	return st
 }
 
+// current returns the state begin left for the statement, if any. A
+// statement made from it (a session inside a callback) shares its context
+// but not its state.
 func current(db *gorm.DB) *stmtState {
-	v, ok := db.Statement.Settings.Load(stmtKey)
-	if !ok {
+	ctx := db.Statement.Context
+	if ctx == nil {
 		return nil
 	}
-	return v.(*stmtState)
+	st, _ := ctx.Value(stmtKey{}).(*stmtState)
+	if st == nil || st.stmt != db.Statement {
+		return nil
+	}
+	return st
 }
 
 // end restores the statement and forgets its state.
@@ -59,5 +80,5 @@ func end(db *gorm.DB) {
 			delete(db.Statement.Clauses, "WHERE")
 		}
 	}
-	db.Statement.Settings.Delete(stmtKey)
+	db.Statement.Context = st.prevCtx
 }

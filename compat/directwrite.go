@@ -30,32 +30,19 @@ func (p *Plugin) directWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 	}
 	stmt := db.Statement
 	s := pl.spec.Schema()
+	// ConvertToAssignments adds the model's key to the WHERE clause; the
+	// paths that run when this one declines save the caller's clause
+	// themselves, so it is put back as it was.
+	where, hadWhere := stmt.Clauses["WHERE"]
 	set := callbacks.ConvertToAssignments(stmt)
-	assigned := map[string]any{}
-	for _, a := range set {
-		if _, t := pl.trans[a.Column.Name]; !t {
-			continue
+	scratch, ok := p.directValues(stmt, pl, set)
+	if !ok {
+		if hadWhere {
+			stmt.Clauses["WHERE"] = where
+		} else {
+			delete(stmt.Clauses, "WHERE")
 		}
-		if _, isExpr := a.Value.(clause.Expression); isExpr {
-			return false // the slow path refuses it with its reason
-		}
-		assigned[a.Column.Name] = a.Value
-	}
-	scratch := reflect.New(s.ModelType).Elem()
-	for _, col := range pl.transCols {
-		v, ok := assigned[col]
-		if pl.trans[col].Added != p.release {
-			if ok {
-				return false // a deprecated column set by hand: read, then convert
-			}
-			continue
-		}
-		if !ok {
-			return false
-		}
-		if err := s.LookUpField(col).Set(stmt.Context, scratch, v); err != nil {
-			return false
-		}
+		return false
 	}
 	if st.snap.mode == ModeDual {
 		if err := downgrade(scratch); err != nil {
@@ -91,4 +78,38 @@ func (p *Plugin) directWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 	stmt.AddClause(out)
 	st.ownSet = true
 	return true
+}
+
+// directValues returns a model holding the update's values of the added
+// columns, or false when the update does not set each of them by value, or
+// sets a deprecated column (then the row must be read and converted).
+func (p *Plugin) directValues(stmt *gorm.Statement, pl *modelPlan, set clause.Set) (reflect.Value, bool) {
+	s := pl.spec.Schema()
+	assigned := map[string]any{}
+	for _, a := range set {
+		if _, t := pl.trans[a.Column.Name]; !t {
+			continue
+		}
+		if _, isExpr := a.Value.(clause.Expression); isExpr {
+			return reflect.Value{}, false // the slow path refuses it with its reason
+		}
+		assigned[a.Column.Name] = a.Value
+	}
+	scratch := reflect.New(s.ModelType).Elem()
+	for _, col := range pl.transCols {
+		v, ok := assigned[col]
+		if pl.trans[col].Added != p.release {
+			if ok {
+				return reflect.Value{}, false
+			}
+			continue
+		}
+		if !ok {
+			return reflect.Value{}, false
+		}
+		if err := s.LookUpField(col).Set(stmt.Context, scratch, v); err != nil {
+			return reflect.Value{}, false
+		}
+	}
+	return scratch, true
 }

@@ -252,9 +252,7 @@ func (p *Plugin) upgradeHidden(db *gorm.DB, pl *modelPlan, table string, models 
 			kv = append(kv, x)
 		}
 		byKey[keyOf(kv)] = v
-		// "( ?": GORM spreads a slice bound right after "(" (a []byte key)
-		// into a list.
-		tuples = append(tuples, "( "+strings.TrimSuffix(strings.Repeat("?, ", len(kv)), ", ")+")")
+		tuples = append(tuples, dialect.Tuple(len(kv)))
 		args = append(args, kv...)
 	}
 	var pkCols, sel []string

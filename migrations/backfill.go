@@ -285,8 +285,7 @@ func placeholders(n int) string {
 	if n == 1 {
 		return "?"
 	}
-	// "( ?": GORM spreads a slice bound right after "(" into a list.
-	return "( " + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+	return dialect.Tuple(n)
 }
 
 // batch converts the next keys after the cursor; it reports the rows done,
@@ -318,9 +317,20 @@ func (r *Runner) batch(ctx context.Context, tx *gorm.DB, j job, st *store.Backfi
 
 // nextKeys reads the primary keys of the next n stale rows after cursor.
 func (r *Runner) nextKeys(ctx context.Context, tx *gorm.DB, j job, cursor string, n int) ([][]any, error) {
+	return r.keysetRows(ctx, tx, j, nil, cursor, n)
+}
+
+// keysetRows reads the next n stale rows after cursor in key order: their
+// primary key columns (bytes turned into strings, as cursors hold them),
+// then the columns extra, as the driver returns them.
+func (r *Runner) keysetRows(ctx context.Context, tx *gorm.DB, j job, extra []string, cursor string, n int) ([][]any, error) {
 	pk := j.table.PrimaryKey
+	cols := make([]string, 0, len(pk)+len(extra))
+	for _, c := range append(append([]string(nil), pk...), extra...) {
+		cols = append(cols, r.q(c))
+	}
 	pred, args := r.stalePredicate(j)
-	sql := "SELECT " + strings.Trim(r.pkTuple(pk), "()") + " FROM " + r.q(j.table.Table) + " WHERE " + pred
+	sql := "SELECT " + strings.Join(cols, ", ") + " FROM " + r.q(j.table.Table) + " WHERE " + pred
 	if cursor != "" {
 		last, err := decodeKey(cursor)
 		if err != nil {
@@ -329,30 +339,30 @@ func (r *Runner) nextKeys(ctx context.Context, tx *gorm.DB, j job, cursor string
 		sql += " AND " + r.pkTuple(pk) + " > " + placeholders(len(pk))
 		args = append(args, last...)
 	}
-	sql += " ORDER BY " + strings.Trim(r.pkTuple(pk), "()") + fmt.Sprintf(" LIMIT %d", n)
+	sql += " ORDER BY " + strings.Join(cols[:len(pk)], ", ") + fmt.Sprintf(" LIMIT %d", n)
 	rows, err := tx.WithContext(ctx).Raw(sql, args...).Rows()
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var keys [][]any
+	var out [][]any
 	for rows.Next() {
-		vals := make([]any, len(pk))
-		ptrs := make([]any, len(pk))
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		for i, v := range vals {
-			if b, ok := v.([]byte); ok {
+		for i := range pk {
+			if b, ok := vals[i].([]byte); ok {
 				vals[i] = string(b)
 			}
 		}
-		keys = append(keys, vals)
+		out = append(out, vals)
 	}
-	return keys, rows.Err()
+	return out, rows.Err()
 }
 
 func decodeKey(s string) ([]any, error) {

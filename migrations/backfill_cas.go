@@ -72,57 +72,28 @@ func (r *Runner) casColumns(ctx context.Context, db *gorm.DB, j job) ([]string, 
 // them, of the next n stale rows after cursor. The values are keyed by the
 // primary key printed as the model's key fields print it.
 func (r *Runner) nextRows(ctx context.Context, tx *gorm.DB, j job, cursor string, n int) ([][]any, map[string][]any, error) {
-	pk := j.table.PrimaryKey
-	cols := make([]string, 0, len(pk)+len(j.colsCAS))
-	for _, c := range append(append([]string(nil), pk...), j.colsCAS...) {
-		cols = append(cols, r.q(c))
-	}
-	pred, args := r.stalePredicate(j)
-	sql := "SELECT " + strings.Join(cols, ", ") + " FROM " + r.q(j.table.Table) + " WHERE " + pred
-	if cursor != "" {
-		last, err := decodeKey(cursor)
-		if err != nil {
-			return nil, nil, fmt.Errorf("backfill cursor of %s: %w", j.table.Table, err)
-		}
-		sql += " AND " + r.pkTuple(pk) + " > " + placeholders(len(pk))
-		args = append(args, last...)
-	}
-	sql += " ORDER BY " + strings.Trim(r.pkTuple(pk), "()") + fmt.Sprintf(" LIMIT %d", n)
-	rows, err := tx.WithContext(ctx).Raw(sql, args...).Rows()
+	rows, err := r.keysetRows(ctx, tx, j, j.colsCAS, cursor, n)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer rows.Close()
+	pk := j.table.PrimaryKey
 	s := j.spec.Schema()
 	sample := reflect.New(s.ModelType).Elem()
-	var keys [][]any
-	raw := map[string][]any{}
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, nil, err
-		}
-		key := make([]any, len(pk))
+	keys := make([][]any, 0, len(rows))
+	raw := make(map[string][]any, len(rows))
+	for _, vals := range rows {
 		canon := make([]any, len(pk))
 		for i, c := range pk {
-			key[i] = vals[i]
-			if b, ok := key[i].([]byte); ok {
-				key[i] = string(b)
-			}
 			f := s.LookUpField(c)
 			if err := f.Set(ctx, sample, vals[i]); err != nil {
 				return nil, nil, err
 			}
 			canon[i], _ = f.ValueOf(ctx, sample)
 		}
-		keys = append(keys, key)
+		keys = append(keys, vals[:len(pk):len(pk)])
 		raw[fmt.Sprint(canon...)] = vals[len(pk):]
 	}
-	return keys, raw, rows.Err()
+	return keys, raw, nil
 }
 
 // casWrite is one row of a converter batch's write.
@@ -279,10 +250,9 @@ func (r *Runner) casStatement(j job, writes []casWrite) (string, []any) {
 	set = append(set, stampSet)
 
 	var b strings.Builder
-	// A space after each "(": GORM expands a slice bound right after a
-	// parenthesis (for IN lists), and would spread a []byte value (a
-	// bytea, or text as MySQL's driver returns it) into one value per byte.
-	row := "( " + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	// dialect.Tuple: a []byte value bound right after "(" would be spread
+	// into one value per byte.
+	row := dialect.Tuple(width)
 	switch r.dialect {
 	case dialect.Postgres:
 		// The first row casts every value to its column's type; the others

@@ -84,6 +84,13 @@ func QuoteIdent(n Name, ident string) string {
 	return q + strings.ReplaceAll(ident, q, q+q) + q
 }
 
+// Tuple returns a parenthesized list of n placeholders for GORM: "( ?, ?)".
+// The space matters: GORM spreads a slice bound right after "(" into a
+// list (for IN), so a []byte value there would become one value per byte.
+func Tuple(n int) string {
+	return "( " + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+}
+
 // NullSafeEq returns the dialect's comparison operator under which NULL
 // equals NULL: IS NOT DISTINCT FROM (PostgreSQL), <=> (MySQL), IS (SQLite).
 func NullSafeEq(n Name) string {

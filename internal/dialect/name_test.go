@@ -86,3 +86,10 @@ func TestOfNil(t *testing.T) {
 		t.Errorf("Of(nil) = %q", got)
 	}
 }
+func TestTuple(t *testing.T) {
+	for n, want := range map[int]string{1: "( ?)", 3: "( ?, ?, ?)"} {
+		if got := dialect.Tuple(n); got != want {
+			t.Errorf("Tuple(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"context"
+	"fmt"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -24,6 +25,12 @@ type stmtState struct {
 	selects []string
 	omits   []string
 	ownSet  bool // the plugin added the SET clause
+
+	// The transaction the plugin opened for a read-modify-write that the
+	// caller runs outside one (SkipDefaultTransaction), and the pool to
+	// put back once it is committed or rolled back.
+	tx   *gorm.DB
+	pool gorm.ConnPool
 
 	// The fast path of a partial update (fastwrite.go): the WHERE clause
 	// and the values as the caller gave them, to run the slow path if the
@@ -63,11 +70,21 @@ func current(db *gorm.DB) *stmtState {
 	return st
 }
 
-// end restores the statement and forgets its state.
+// end restores the statement and forgets its state. A transaction the
+// plugin opened for the statement commits if the statement succeeded, and
+// rolls back otherwise.
 func end(db *gorm.DB) {
 	st := current(db)
 	if st == nil {
 		return
+	}
+	if st.tx != nil {
+		if db.Error != nil {
+			st.tx.Rollback()
+		} else if err := st.tx.Commit().Error; err != nil {
+			_ = db.AddError(fmt.Errorf("compat: commit the partial update of %s: %w", st.plan.spec.Model, err))
+		}
+		db.Statement.ConnPool, st.tx = st.pool, nil
 	}
 	db.Statement.Selects, db.Statement.Omits = st.selects, st.omits
 	if st.ownSet {

@@ -114,6 +114,9 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 			ErrUnconvertibleUpdate, pl.spec.Model, p.release))
 		return
 	}
+	if !p.inTransaction(db, st) {
+		return
+	}
 	fresh := reflect.New(pl.spec.Schema().ModelType)
 	q := db.Session(&gorm.Session{NewDB: true}).Where(key).Limit(1)
 	if d := db.Dialector.Name(); d == "postgres" || d == "mysql" {
@@ -170,9 +173,34 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 		v, _ := f.ValueOf(stmt.Context, row)
 		out = append(out, clause.Assignment{Column: clause.Column{Name: col}, Value: v})
 	}
-	out = append(out, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: st.snap.stamp})
+	// The row is locked until the update commits, so a row that already
+	// carries the stamp keeps it: writing it again would cost SQLite a
+	// rewrite of the stamp's index entry.
+	if stamp, _ := pl.stampOf(stmt.Context, row); stamp != st.snap.stamp {
+		out = append(out, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: st.snap.stamp})
+	}
 	stmt.AddClause(out)
 	st.ownSet = true
+}
+
+// inTransaction makes sure that the read and the write of a
+// read-modify-write share a transaction, so that the row stays locked in
+// between: if the caller runs the update outside one (SkipDefaultTransaction),
+// the plugin opens one, which end commits or rolls back. It reports false,
+// with the error added, when no transaction could be opened.
+func (p *Plugin) inTransaction(db *gorm.DB, st *stmtState) bool {
+	stmt := db.Statement
+	if _, ok := stmt.ConnPool.(gorm.TxCommitter); ok || stmt.DryRun {
+		return true
+	}
+	tx := db.Session(&gorm.Session{NewDB: true}).Begin()
+	if tx.Error != nil {
+		_ = db.AddError(fmt.Errorf("compat: begin a transaction for the partial update of %s: %w", st.plan.spec.Model, tx.Error))
+		return false
+	}
+	st.tx, st.pool = tx, stmt.ConnPool
+	stmt.ConnPool = tx.Statement.ConnPool
+	return true
 }
 
 // primaryKey returns the conditions selecting the model's row.

@@ -1,0 +1,127 @@
+package compat_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/tandemdb/tandem/compat"
+	"github.com/tandemdb/tandem/internal/dbtest"
+	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/versions"
+)
+
+// TestReadModifyWriteLocksRow: a partial update that the plugin converts by
+// reading the row holds the row from the read to the write, also when the
+// caller runs it outside a transaction (SkipDefaultTransaction). A 1.0
+// writer that changes the row in between waits for the update to commit
+// and then wins; before, its change was overwritten by values read before
+// it. The update does not write the stamp again on a row that already
+// carries it, and an update that fails leaves the row as it was and no
+// transaction open.
+func TestReadModifyWriteLocksRow(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		must(t, db.Gorm.AutoMigrate(&CustomerV1{}))
+		must(t, store.Ensure(ctx, db.Gorm))
+		must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
+		old, _ := plugged(t, db, v1, compat.WithModels(&CustomerV1{}))
+		var ids []uint
+		for _, n := range []string{"Ada Lovelace", "Grace Hopper", "Edsger Dijkstra"} {
+			c := CustomerV1{Name: n, Email: strings.ToLower(strings.Fields(n)[0]) + "@example.com"}
+			must(t, old.Create(&c).Error)
+			ids = append(ids, c.ID)
+		}
+		must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
+		must(t, store.Transition(ctx, db.Gorm, v2, versions.StateExpanding, "test"))
+		must(t, store.Transition(ctx, db.Gorm, v2, versions.StateExpanded, "test"))
+		cur, _ := plugged(t, db, v2, compat.WithModels(&CustomerV2{}), compat.WithPollInterval(50*time.Millisecond))
+
+		// Between the plugin's read and GORM's UPDATE, a test callback runs
+		// what it is armed with, and records the UPDATE statements.
+		var between atomic.Pointer[func(*gorm.DB)]
+		var updates []string
+		must(t, cur.Callback().Update().After("tandem:update").Before("gorm:update").Register("test:between", func(tx *gorm.DB) {
+			if f := between.Load(); f != nil && *f != nil {
+				(*f)(tx)
+			}
+		}))
+		must(t, cur.Callback().Update().After("gorm:update").Register("test:record", func(tx *gorm.DB) {
+			if tx.Statement.Table == "customers" {
+				updates = append(updates, tx.Statement.SQL.String())
+			}
+		}))
+		arm := func(f func(*gorm.DB)) { between.Store(&f) }
+		noTx := cur.Session(&gorm.Session{SkipDefaultTransaction: true})
+
+		// A 1.0 instance renames the customer while 2.0's update of the
+		// given name sits between its read and its write.
+		done := make(chan error, 1)
+		var finishedEarly bool
+		arm(func(*gorm.DB) {
+			go func() { done <- old.Model(&CustomerV1{ID: ids[0]}).Update("name", "Augusta King").Error }()
+			select {
+			case err := <-done:
+				done <- err
+				finishedEarly = true
+			case <-time.After(300 * time.Millisecond):
+			}
+		})
+		must(t, noTx.Model(&CustomerV2{ID: ids[0]}).Updates(CustomerV2{GivenName: "Countess"}).Error)
+		arm(nil)
+		select {
+		case err := <-done:
+			must(t, err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("the 1.0 writer never finished")
+		}
+		if finishedEarly {
+			t.Error("the 1.0 writer changed the row between the plugin's read and its write: the row was not locked")
+		}
+		r := raw(t, db, ids[0])
+		if str(r.Name) != "Augusta King" || r.ObjVersion != v1.Stamp() {
+			t.Errorf("after the 1.0 write that waited: name %s stamp %d, want the 1.0 write's (Augusta King, %d)", str(r.Name), r.ObjVersion, v1.Stamp())
+		}
+		var seen CustomerV2
+		must(t, cur.First(&seen, ids[0]).Error)
+		wantEqual(t, "2.0 reads the given name from the 1.0 write", seen.GivenName, "Augusta")
+
+		// The first update stamps the row; the second finds it stamped and
+		// leaves obj_version out of the UPDATE.
+		updates = nil
+		must(t, noTx.Model(&CustomerV2{ID: ids[1]}).Updates(CustomerV2{FamilyName: "Murray"}).Error)
+		must(t, noTx.Model(&CustomerV2{ID: ids[1]}).Updates(CustomerV2{GivenName: "Amazing"}).Error)
+		if len(updates) != 2 || !containsColumn(updates[0], "obj_version") || containsColumn(updates[1], "obj_version") {
+			t.Errorf("UPDATE statements %q: want the first to set obj_version and the second not to", updates)
+		}
+		r = raw(t, db, ids[1])
+		if str(r.Name) != "Amazing Murray" || str(r.GivenName) != "Amazing" || str(r.FamilyName) != "Murray" || r.ObjVersion != v2.Stamp() {
+			t.Errorf("after two partial updates: name %s given %s family %s stamp %d", str(r.Name), str(r.GivenName), str(r.FamilyName), r.ObjVersion)
+		}
+
+		// An update that fails after the read rolls the plugin's
+		// transaction back: the row is unchanged and another writer is not
+		// kept waiting.
+		before := raw(t, db, ids[2])
+		injected := errors.New("injected failure")
+		arm(func(tx *gorm.DB) { _ = tx.AddError(injected) })
+		err := noTx.Model(&CustomerV2{ID: ids[2]}).Updates(CustomerV2{GivenName: "Edsger W."}).Error
+		arm(nil)
+		if !errors.Is(err, injected) {
+			t.Fatalf("failed update: %v, want the injected error", err)
+		}
+		show := func(r rawRow) string {
+			return strings.Join([]string{str(r.Name), str(r.GivenName), str(r.FamilyName), strconv.FormatInt(r.ObjVersion, 10)}, "|")
+		}
+		wantEqual(t, "row after the failed update", show(raw(t, db, ids[2])), show(before))
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		must(t, old.WithContext(wctx).Model(&CustomerV1{ID: ids[2]}).Update("email", "ewd@example.com").Error)
+	})
+}

@@ -111,6 +111,16 @@ func (r *Runner) SetState(ctx context.Context, rel versions.Version, to versions
 				return err
 			}
 		}
+		if to == versions.StateExpanded && from == versions.StateContractReady {
+			// A flip back: 1.x writers will be let in again.
+			tables, err := r.tablesOn(ctx, db)
+			if err != nil {
+				return err
+			}
+			if err := r.removeLeftoverEnforcement(ctx, db, rel, tables); err != nil {
+				return err
+			}
+		}
 		return store.Transition(ctx, db, rel, to, "by flag set")
 	})
 }

@@ -102,44 +102,63 @@ func coverageName(prefix, table string, rel versions.Version) string {
 
 // A contract killed while its coverage enforcement was in place (a CHECK
 // constraint on PostgreSQL, triggers on MySQL, each committed on its own)
-// leaves it behind; the next contract must replace it, not fail on it, and
-// remove it at the end.
+// leaves it behind. The next contract must replace it, not fail on it, and
+// remove it at the end; a flip back to L(m) instead must remove it, so that
+// 1.0 writers are not refused once they are let back in.
 func TestCrashCoverageEnforcementLeftBehind(t *testing.T) {
 	for _, d := range []dialect.Name{dialect.Postgres, dialect.MySQL} {
-		t.Run(string(d), func(t *testing.T) {
-			db := dbtest.New(t, d)
-			ctx := t.Context()
-			r := shopRunner(t, db)
-			for _, step := range []func() error{
-				func() error { _, err := r.Expand(ctx, ver("2.0")); return err },
-				func() error { _, err := r.Migrate(ctx, ver("2.0")); return err },
-				func() error { return r.SetState(ctx, ver("2.0"), versions.StateContractReady) },
-			} {
-				if err := step(); err != nil {
-					t.Fatal(err)
+		for _, next := range []string{"contract", "flip back"} {
+			t.Run(string(d)+"/"+next, func(t *testing.T) {
+				db := dbtest.New(t, d)
+				ctx := t.Context()
+				r := shopRunner(t, db)
+				for _, step := range []func() error{
+					func() error { _, err := r.Expand(ctx, ver("2.0")); return err },
+					func() error { _, err := r.Migrate(ctx, ver("2.0")); return err },
+					func() error { return r.SetState(ctx, ver("2.0"), versions.StateContractReady) },
+				} {
+					if err := step(); err != nil {
+						t.Fatal(err)
+					}
 				}
-			}
-			stamp := ver("2.0").Stamp()
-			for _, table := range []string{"customers", "parcels"} {
-				if d == dialect.Postgres {
-					db.Exec(t, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (obj_version >= %d) NOT VALID", table, coverageName("tandem_cov_", table, ver("2.0")), stamp))
-					continue
+				stamp := ver("2.0").Stamp()
+				for _, table := range []string{"customers", "parcels"} {
+					if d == dialect.Postgres {
+						db.Exec(t, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (obj_version >= %d) NOT VALID", table, coverageName("tandem_cov_", table, ver("2.0")), stamp))
+						continue
+					}
+					for _, ev := range []string{"INSERT", "UPDATE"} {
+						name := coverageName("tandem_cov_"+strings.ToLower(ev[:1])+"_", table, ver("2.0"))
+						db.Exec(t, fmt.Sprintf("CREATE TRIGGER %s BEFORE %s ON %s FOR EACH ROW BEGIN IF NEW.obj_version < %d THEN "+
+							"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'stale write refused'; END IF; END", name, ev, table, stamp))
+					}
 				}
-				for _, ev := range []string{"INSERT", "UPDATE"} {
-					name := coverageName("tandem_cov_"+strings.ToLower(ev[:1])+"_", table, ver("2.0"))
-					db.Exec(t, fmt.Sprintf("CREATE TRIGGER %s BEFORE %s ON %s FOR EACH ROW SET NEW.obj_version = NEW.obj_version", name, ev, table))
+				q := "SELECT COUNT(*) FROM pg_constraint WHERE conname LIKE 'tandem_cov_%'"
+				if d == dialect.MySQL {
+					q = "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE()"
 				}
-			}
-			if _, err := r.Contract(ctx, ver("2.0")); err != nil {
-				t.Fatalf("contract after a killed one: %v", err)
-			}
-			wantEqual(t, "state of 2.0", states(t, db.Gorm)["2.0"], string(versions.StateContracted))
-			q := "SELECT COUNT(*) FROM pg_constraint WHERE conname LIKE 'tandem_cov_%'"
-			if d == dialect.MySQL {
-				q = "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE()"
-			}
-			wantEqual(t, "enforcement left after the contract", db.QueryInt(t, q), int64(0))
-		})
+				if next == "contract" {
+					if _, err := r.Contract(ctx, ver("2.0")); err != nil {
+						t.Fatalf("contract after a killed one: %v", err)
+					}
+					wantEqual(t, "state of 2.0", states(t, db.Gorm)["2.0"], string(versions.StateContracted))
+					wantEqual(t, "enforcement left after the contract", db.QueryInt(t, q), int64(0))
+					return
+				}
+				if err := r.SetState(ctx, ver("2.0"), versions.StateExpanded); err != nil {
+					t.Fatalf("flip back after a killed contract: %v", err)
+				}
+				wantEqual(t, "state of 2.0", states(t, db.Gorm)["2.0"], string(versions.StateExpanded))
+				wantEqual(t, "enforcement left after the flip back", db.QueryInt(t, q), int64(0))
+				wantEqual(t, "journal entries of the removal",
+					db.QueryInt(t, "SELECT COUNT(*) FROM tandem_journal WHERE action = 'flag' AND detail LIKE 'removed the coverage enforcement%'"),
+					map[dialect.Name]int64{dialect.Postgres: 2, dialect.MySQL: 4}[d])
+				// A 1.0 writer's stamp is accepted again.
+				db.Exec(t, "INSERT INTO customers (name, email, obj_version) VALUES ('Ada Lovelace', 'ada@example.com', ?)", ver("1.0").Stamp())
+				db.Exec(t, "UPDATE customers SET name = 'Augusta King', obj_version = ?", ver("1.0").Stamp())
+				db.Exec(t, "INSERT INTO parcels (customer_id, weight_lb, obj_version) VALUES (1, 3, ?)", ver("1.0").Stamp())
+			})
+		}
 	}
 }
 

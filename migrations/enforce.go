@@ -164,3 +164,50 @@ func (r *Runner) archiveDeprecated(ctx context.Context, db *gorm.DB, rel version
 	}
 	return nil
 }
+
+// removeLeftoverEnforcement drops the coverage enforcement of rel that a
+// contract killed while it was in place left on tables, and journals each
+// one it drops. A flip back to L(m) calls it: 1.x writers, let back in
+// once the refill is done, would otherwise be refused by it. It looks in
+// the catalog first, so that a table without one is not locked for a DDL.
+func (r *Runner) removeLeftoverEnforcement(ctx context.Context, db *gorm.DB, rel versions.Version, tables []VersionedTable) error {
+	exec := func(sql string) error {
+		return dblock.RetryDDL(ctx, db, r.ddl, func(ctx context.Context) error { return execRaw(ctx, db, sql) })
+	}
+	for _, t := range tables {
+		var drops []string
+		switch r.dialect {
+		case dialect.Postgres:
+			name := enforceName("tandem_cov_", t.Table, rel)
+			var n int64
+			err := db.WithContext(ctx).Raw("SELECT COUNT(*) FROM pg_constraint WHERE conrelid = to_regclass(?) AND conname = ?", r.q(t.Table), name).Scan(&n).Error
+			if err != nil {
+				return fmt.Errorf("migrations: look for coverage enforcement on %s: %w", t.Table, err)
+			}
+			if n > 0 {
+				drops = append(drops, fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s", r.q(t.Table), r.q(name)))
+			}
+		case dialect.MySQL:
+			for _, p := range []string{"tandem_cov_i_", "tandem_cov_u_"} {
+				name := enforceName(p, t.Table, rel)
+				var n int64
+				err := db.WithContext(ctx).Raw("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND trigger_name = ?", name).Scan(&n).Error
+				if err != nil {
+					return fmt.Errorf("migrations: look for coverage enforcement on %s: %w", t.Table, err)
+				}
+				if n > 0 {
+					drops = append(drops, "DROP TRIGGER IF EXISTS "+r.q(name))
+				}
+			}
+		}
+		for _, sql := range drops {
+			if err := exec(sql); err != nil {
+				return fmt.Errorf("migrations: remove coverage enforcement from %s: %w", t.Table, err)
+			}
+			if err := store.Journal(ctx, db, "flag", rel, "removed the coverage enforcement a killed contract left on "+t.Table+": "+sql); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

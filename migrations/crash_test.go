@@ -204,3 +204,35 @@ func TestCrashHarnessFindingSQLiteBatch(t *testing.T) {
 	}
 	wantEqual(t, "given names set", db.QueryInt(t, "SELECT COUNT(*) FROM customers WHERE given_name = 'Given' || id"), int64(1500))
 }
+
+// On MySQL a DML statement of a migration file and the record of its
+// progress commit together. Here the record of the second statement fails
+// (a trigger refuses it), as when a runner dies between the statement and
+// the record: the INSERT must be rolled back with it, so that the next run,
+// which resumes at that statement, inserts the row once. Before, the row
+// was committed and the resumed run failed on a duplicate key.
+func TestCrashDMLStatementAndProgressCommitTogetherMySQL(t *testing.T) {
+	db := dbtest.New(t, dialect.MySQL)
+	ctx := t.Context()
+	r := newRunner(t, db.Gorm, files{
+		"1.0_expand01_codes.sql": "CREATE TABLE codes (id INT PRIMARY KEY, label VARCHAR(20) NOT NULL);\n" +
+			"INSERT INTO codes (id, label) VALUES (1, 'one');\n" +
+			"INSERT INTO codes (id, label) VALUES (2, 'two');\n",
+	})
+	if err := store.Ensure(ctx, db.Gorm); err != nil {
+		t.Fatal(err)
+	}
+	db.Exec(t, "CREATE TRIGGER refuse_progress BEFORE UPDATE ON "+store.MigrationsTable+" FOR EACH ROW BEGIN "+
+		"IF NEW.statements_done = 2 AND NEW.status = 'running' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'progress refused by the test'; END IF; END")
+	_, err := r.Expand(ctx, ver("1.0"))
+	wantEqual(t, "rows after the failed record", db.QueryInt(t, "SELECT COUNT(*) FROM codes"), int64(0))
+	me := asError[*migrations.MigrationError](t, err)
+	wantEqual(t, "failed statement", me.Statement, 2)
+
+	db.Exec(t, "DROP TRIGGER refuse_progress")
+	if _, err := r.Expand(ctx, ver("1.0")); err != nil {
+		t.Fatalf("expand resumed after the failed record: %v", err)
+	}
+	wantEqual(t, "rows after the resumed run", db.QueryInt(t, "SELECT COUNT(*) FROM codes"), int64(2))
+	wantEqual(t, "status", history(t, db.Gorm)["1.0_expand01"].Status, store.StatusApplied)
+}

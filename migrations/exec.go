@@ -206,7 +206,23 @@ func (r *Runner) applyStepwise(ctx context.Context, db *gorm.DB, m *Migration, s
 	}
 	for i := resume; i < len(stmts); i++ {
 		st := stmts[i]
-		err := dblock.RetryDDL(ctx, db, r.ddl, func(ctx context.Context) error { return execRaw(ctx, db, st.SQL) })
+		run := func(ctx context.Context) error { return execRaw(ctx, db, st.SQL) }
+		if r.dialect == dialect.MySQL {
+			// The statement and its progress commit together, so that a
+			// DML statement (an INSERT of reference rows, say) is never
+			// run again by a resume after a runner died between the two.
+			// A DDL statement commits by itself on MySQL, before and
+			// after; resume.go deals with that one.
+			run = func(ctx context.Context) error {
+				return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+					if err := execRaw(ctx, tx, st.SQL); err != nil {
+						return err
+					}
+					return store.SetProgress(ctx, tx, row.ID, i+1)
+				})
+			}
+		}
+		err := dblock.RetryDDL(ctx, db, r.ddl, run)
 		if err != nil && i == resume && interrupted && m.Kind != KindGo {
 			// See resume.go.
 			ran, jerr := r.tookEffect(ctx, db, m, i+1, err)

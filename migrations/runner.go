@@ -77,6 +77,9 @@ func WithBackfill(o BackfillOptions) Option {
 		if o.BatchSize < 0 || o.MaxRows < 0 || o.RateLimit < 0 || o.Pause < 0 || o.TargetBatch < 0 || o.MaxPasses < 0 {
 			return errors.New("migrations: negative backfill option")
 		}
+		if err := checkRedoLimit(o.RedoLimit); err != nil {
+			return err
+		}
 		r.backfill = o
 		return nil
 	}

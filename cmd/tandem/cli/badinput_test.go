@@ -233,6 +233,8 @@ func badInputs() []badInput {
 			code: 2, want: []string{"--lock-timeout -1s: want a duration of 0 or more"}, hint: "e.g. --lock-timeout 30s"},
 		{name: "flag-negative-batch", what: "--batch-size -5", state: expandedV2, args: []string{"migrate", "--release", "2.0", "--batch-size", "-5"},
 			code: 2, want: []string{"--batch-size -5: want 0 or more"}, hint: "Run 'tandem help migrate' for usage."},
+		{name: "flag-redo-limit-out-of-range", what: "--redo-limit 1.5", state: expandedV2, args: []string{"migrate", "--release", "2.0", "--redo-limit", "1.5"},
+			code: 2, want: []string{"--redo-limit 1.5: want a share of InnoDB's redo from 0.2 to 0.9"}, hint: "Run 'tandem help migrate' for usage."},
 		{name: "flag-set-without-release", what: "flag set without --release", state: migratedV2, args: []string{"flag", "set", "contract-ready"},
 			code: 2, want: []string{"--release is required"}, hint: "e.g. tandem flag set --release 2.0 contract-ready"},
 		{name: "flag-set-bad-state", what: "flag set to a state that is not a flag", state: migratedV2, args: []string{"flag", "set", "contracted", "--release", "2.0"},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-isatty"
 
@@ -153,7 +154,11 @@ func phaseCommand(phase versions.Phase, summary, example string) *command {
 				return code
 			}
 			for _, b := range rep.Backfill {
-				fmt.Fprintf(a.out, "backfill %s (%s): %d row(s) converted, %d retried, %d still stale\n", b.Table, b.Kind, b.Rows, b.Conflicts, b.Remaining)
+				fmt.Fprintf(a.out, "backfill %s (%s): %d row(s) converted, %d retried, %d still stale", b.Table, b.Kind, b.Rows, b.Conflicts, b.Remaining)
+				if b.ThrottledMS > 0 {
+					fmt.Fprintf(a.out, "; waited %s for the server's redo (--redo-limit)", time.Duration(b.ThrottledMS)*time.Millisecond)
+				}
+				fmt.Fprintln(a.out)
 			}
 			if err != nil {
 				fmt.Fprintf(a.err, "tandem %s: %s\n", name, a.scrub(err.Error()))

@@ -117,6 +117,9 @@ func (c *runConfig) check() error {
 	if r := c.backfill.RateLimit; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
 		return usageError{fmt.Errorf("--rate %v: want rows per second, 0 or more (0: no limit)", r)}
 	}
+	if l := c.backfill.RedoLimit; l != 0 && !(l >= 0.2 && l <= 0.9) {
+		return usageError{fmt.Errorf("--redo-limit %v: want a share of InnoDB's redo from 0.2 to 0.9, e.g. 0.5 (0: off)", l)}
+	}
 	return nil
 }
 
@@ -146,6 +149,7 @@ func (c *runConfig) backfillFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.backfill.TargetBatch, "batch-time", 100*time.Millisecond, "aimed duration of one batch (a short transaction)")
 	fs.Float64Var(&c.backfill.RateLimit, "rate", 0, "at most this many rows per second (0: no limit)")
 	fs.DurationVar(&c.backfill.Pause, "pause", 0, "pause between batches")
+	fs.Float64Var(&c.backfill.RedoLimit, "redo-limit", 0, "MariaDB: before each batch, wait (up to 10s) while InnoDB's redo not yet checkpointed is above this share of its maximum, so that the backfill does not force InnoDB to flush in the foreground and stall the service's writes; 0.2 to 0.9, e.g. 0.5 (0: off)")
 }
 
 // contractFlags declares the flags of contract's gate.

@@ -76,9 +76,9 @@ func (t redoThrottle) wait(ctx context.Context, db *gorm.DB, limit float64, max 
 // status variables.
 func checkpointAge(ctx context.Context, db *gorm.DB) (age, maxAge int64, ok bool, err error) {
 	var a, m sql.NullInt64
-	err = db.WithContext(ctx).Raw("SELECT " +
-		"MAX(CASE WHEN VARIABLE_NAME = 'INNODB_CHECKPOINT_AGE' THEN CAST(VARIABLE_VALUE AS SIGNED) END), " +
-		"MAX(CASE WHEN VARIABLE_NAME = 'INNODB_CHECKPOINT_MAX_AGE' THEN CAST(VARIABLE_VALUE AS SIGNED) END) " +
+	err = db.WithContext(ctx).Raw("SELECT "+
+		"MAX(CASE WHEN VARIABLE_NAME = 'INNODB_CHECKPOINT_AGE' THEN CAST(VARIABLE_VALUE AS SIGNED) END), "+
+		"MAX(CASE WHEN VARIABLE_NAME = 'INNODB_CHECKPOINT_MAX_AGE' THEN CAST(VARIABLE_VALUE AS SIGNED) END) "+
 		"FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('INNODB_CHECKPOINT_AGE', 'INNODB_CHECKPOINT_MAX_AGE')").
 		Row().Scan(&a, &m)
 	if err != nil {

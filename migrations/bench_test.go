@@ -278,7 +278,7 @@ func benchSettle(b *testing.B, g *gorm.DB) {
 	case dialect.MySQL:
 		for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
 			var age, maxAge int64
-			if err := g.Raw("SELECT MAX(CASE WHEN VARIABLE_NAME = 'INNODB_CHECKPOINT_AGE' THEN VARIABLE_VALUE END), " +
+			if err := g.Raw("SELECT MAX(CASE WHEN VARIABLE_NAME = 'INNODB_CHECKPOINT_AGE' THEN VARIABLE_VALUE END), "+
 				"MAX(CASE WHEN VARIABLE_NAME = 'INNODB_CHECKPOINT_MAX_AGE' THEN VARIABLE_VALUE END) FROM information_schema.GLOBAL_STATUS").Row().Scan(&age, &maxAge); err != nil {
 				b.Fatal(err)
 			}

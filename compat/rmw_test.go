@@ -23,8 +23,8 @@ import (
 // writer that changes the row in between waits for the update to commit
 // and then wins; before, its change was overwritten by values read before
 // it. The update does not write the stamp again on a row that already
-// carries it, and an update that fails leaves the row as it was and no
-// transaction open.
+// carries it, and an update that fails after its UPDATE ran leaves the row
+// as it was and no transaction open.
 func TestReadModifyWriteLocksRow(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := context.Background()
@@ -52,9 +52,13 @@ func TestReadModifyWriteLocksRow(t *testing.T) {
 				(*f)(tx)
 			}
 		}))
-		must(t, cur.Callback().Update().After("gorm:update").Register("test:record", func(tx *gorm.DB) {
+		var after atomic.Pointer[func(*gorm.DB)]
+		must(t, cur.Callback().Update().After("gorm:update").Before("tandem:update_done").Register("test:record", func(tx *gorm.DB) {
 			if tx.Statement.Table == "customers" {
 				updates = append(updates, tx.Statement.SQL.String())
+			}
+			if f := after.Load(); f != nil && *f != nil {
+				(*f)(tx)
 			}
 		}))
 		arm := func(f func(*gorm.DB)) { between.Store(&f) }
@@ -105,14 +109,20 @@ func TestReadModifyWriteLocksRow(t *testing.T) {
 			t.Errorf("after two partial updates: name %s given %s family %s stamp %d", str(r.Name), str(r.GivenName), str(r.FamilyName), r.ObjVersion)
 		}
 
-		// An update that fails after the read rolls the plugin's
+		// An update that fails after its UPDATE ran rolls the plugin's
 		// transaction back: the row is unchanged and another writer is not
 		// kept waiting.
 		before := raw(t, db, ids[2])
 		injected := errors.New("injected failure")
-		arm(func(tx *gorm.DB) { _ = tx.AddError(injected) })
+		fail := func(tx *gorm.DB) {
+			if tx.RowsAffected != 1 {
+				t.Errorf("the failing update changed %d rows before its error, want 1", tx.RowsAffected)
+			}
+			_ = tx.AddError(injected)
+		}
+		after.Store(&fail)
 		err := noTx.Model(&CustomerV2{ID: ids[2]}).Updates(CustomerV2{GivenName: "Edsger W."}).Error
-		arm(nil)
+		after.Store(nil)
 		if !errors.Is(err, injected) {
 			t.Fatalf("failed update: %v, want the injected error", err)
 		}

@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -194,6 +195,11 @@ func (p *Plugin) inTransaction(db *gorm.DB, st *stmtState) bool {
 		return true
 	}
 	tx := db.Session(&gorm.Session{NewDB: true}).Begin()
+	if errors.Is(tx.Error, gorm.ErrInvalidTransaction) {
+		// A connection pool that cannot begin one: as GORM does for its
+		// default transaction, go on without (and without the lock).
+		return true
+	}
 	if tx.Error != nil {
 		_ = db.AddError(fmt.Errorf("compat: begin a transaction for the partial update of %s: %w", st.plan.spec.Model, tx.Error))
 		return false

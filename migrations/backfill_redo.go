@@ -32,43 +32,67 @@ func checkRedoLimit(l float64) error {
 type redoThrottle struct {
 	on   bool
 	poll time.Duration
+	logf func(string, ...any)
 }
 
 // redoThrottle returns the throttle for limit on db: off when limit is 0,
-// and, with a log line, when the server does not report its checkpoint
-// age (PostgreSQL, SQLite, MySQL 8).
-func (r *Runner) redoThrottle(ctx context.Context, db *gorm.DB, limit float64) redoThrottle {
+// and, with a log line (once per runner), when the server does not report
+// its checkpoint age (PostgreSQL, SQLite, MySQL 8).
+func (r *Runner) redoThrottle(ctx context.Context, db *gorm.DB, limit float64) *redoThrottle {
 	if limit <= 0 {
-		return redoThrottle{}
+		return &redoThrottle{}
+	}
+	note := func(f string, a ...any) {
+		if !r.redoNoted {
+			r.redoNoted = true
+			r.logf(f, a...)
+		}
 	}
 	if r.dialect != dialect.MySQL {
-		r.logf("redo limit %v: only MariaDB reports its redo checkpoint age; ignored on %s", limit, r.dialect)
-		return redoThrottle{}
+		note("redo limit %v: only MariaDB reports its redo checkpoint age; ignored on %s", limit, r.dialect)
+		return &redoThrottle{}
 	}
 	if _, _, ok, err := checkpointAge(ctx, db); err != nil || !ok {
-		r.logf("redo limit %v: the server reports no Innodb_checkpoint_age (MariaDB does, MySQL 8 does not); ignored", limit)
-		return redoThrottle{}
+		why := "the server reports no Innodb_checkpoint_age (MariaDB does, MySQL 8 does not)"
+		if err != nil {
+			why = err.Error()
+		}
+		note("redo limit %v: %s; ignored", limit, why)
+		return &redoThrottle{}
 	}
-	return redoThrottle{on: true, poll: 20 * time.Millisecond}
+	return &redoThrottle{on: true, poll: 20 * time.Millisecond, logf: r.logf}
 }
 
 // wait returns once the redo not yet checkpointed is under limit of the
-// most InnoDB holds, or after max, and says how long it waited.
-func (t redoThrottle) wait(ctx context.Context, db *gorm.DB, limit float64, max time.Duration) (time.Duration, error) {
-	start := time.Now()
-	for {
+// most InnoDB holds, or after max, and says how long it slept (0 if it did
+// not). A failing status query turns the throttle off, with a log line: it
+// is a courtesy to the service, not a reason to stop the backfill. Only a
+// cancelled ctx is an error.
+func (t *redoThrottle) wait(ctx context.Context, db *gorm.DB, limit float64, max time.Duration) (time.Duration, error) {
+	var slept time.Duration
+	for t.on {
 		age, maxAge, ok, err := checkpointAge(ctx, db)
-		if err != nil {
-			return time.Since(start), err
-		}
-		if !ok || float64(age) <= limit*float64(maxAge) || time.Since(start) >= max {
-			return time.Since(start), nil
-		}
-		sleep(ctx, t.poll)
 		if ctx.Err() != nil {
-			return time.Since(start), ctx.Err()
+			return slept, ctx.Err()
+		}
+		if err != nil || !ok {
+			t.on = false
+			if t.logf != nil {
+				t.logf("redo limit: InnoDB's checkpoint age is no longer readable (%v); the backfill goes on without the limit", err)
+			}
+			break
+		}
+		if float64(age) <= limit*float64(maxAge) || slept >= max {
+			break
+		}
+		t0 := time.Now()
+		sleep(ctx, t.poll)
+		slept += time.Since(t0)
+		if ctx.Err() != nil {
+			return slept, ctx.Err()
 		}
 	}
+	return slept, nil
 }
 
 // checkpointAge reads MariaDB's Innodb_checkpoint_age and

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"gorm.io/gorm"
 
@@ -207,12 +208,16 @@ func (r *Runner) applyStepwise(ctx context.Context, db *gorm.DB, m *Migration, s
 	for i := resume; i < len(stmts); i++ {
 		st := stmts[i]
 		run := func(ctx context.Context) error { return execRaw(ctx, db, st.SQL) }
-		if r.dialect == dialect.MySQL {
-			// The statement and its progress commit together, so that a
-			// DML statement (an INSERT of reference rows, say) is never
-			// run again by a resume after a runner died between the two.
-			// A DDL statement commits by itself on MySQL, before and
-			// after; resume.go deals with that one.
+		recorded := false
+		if r.dialect == dialect.MySQL && isDML(st.SQL) {
+			// A DML statement (an INSERT of reference rows, say) and its
+			// progress commit together, so that a resume after a runner
+			// died between the two never runs it again; if the record
+			// fails, the statement is rolled back with it. DDL commits by
+			// itself on MySQL (resume.go deals with it), and SET or
+			// transaction statements may not run inside a transaction, so
+			// only DML is wrapped.
+			recorded = true
 			run = func(ctx context.Context) error {
 				return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 					if err := execRaw(ctx, tx, st.SQL); err != nil {
@@ -236,6 +241,9 @@ func (r *Runner) applyStepwise(ctx context.Context, db *gorm.DB, m *Migration, s
 		if err != nil {
 			return fail(i, st.Line, err)
 		}
+		if recorded {
+			continue
+		}
 		if err := store.SetProgress(ctx, db, row.ID, i+1); err != nil {
 			return err
 		}
@@ -257,4 +265,37 @@ func finish(row *store.Migration, done int, status, errText string) {
 func execRaw(ctx context.Context, db *gorm.DB, sql string) error {
 	_, err := db.Statement.ConnPool.ExecContext(ctx, sql)
 	return err
+}
+
+// isDML reports whether a statement changes rows (INSERT, UPDATE, DELETE,
+// REPLACE), judged by its first word after comments.
+func isDML(sql string) bool {
+	for {
+		sql = strings.TrimLeft(sql, " \t\r\n(")
+		switch {
+		case strings.HasPrefix(sql, "--") || strings.HasPrefix(sql, "#"):
+			nl := strings.IndexByte(sql, '\n')
+			if nl < 0 {
+				return false
+			}
+			sql = sql[nl+1:]
+			continue
+		case strings.HasPrefix(sql, "/*"):
+			end := strings.Index(sql, "*/")
+			if end < 0 {
+				return false
+			}
+			sql = sql[end+2:]
+			continue
+		}
+		word := sql
+		if i := strings.IndexFunc(sql, func(r rune) bool { return !unicode.IsLetter(r) }); i >= 0 {
+			word = sql[:i]
+		}
+		switch strings.ToUpper(word) {
+		case "INSERT", "UPDATE", "DELETE", "REPLACE":
+			return true
+		}
+		return false
+	}
 }

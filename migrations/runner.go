@@ -49,6 +49,7 @@ type Runner struct {
 	modelValues []any
 	models      []*model.Spec // the service's models, for the converter backfill
 	backfill    BackfillOptions
+	redoNoted   bool // the redo limit's "ignored" line was logged
 	soak        time.Duration
 	noArchive   bool
 	allowDrops  bool

@@ -29,20 +29,7 @@ func (*directCustomer) TandemDowngradeFromAdded() {}
 // them still reads the row first.
 func TestDirectWrite(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
-		ctx := context.Background()
-		must(t, db.Gorm.AutoMigrate(&CustomerV1{}))
-		must(t, store.Ensure(ctx, db.Gorm))
-		must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
-		old, _ := plugged(t, db, v1, compat.WithModels(&CustomerV1{}))
-		var ids []uint
-		for _, n := range []string{"Ada Lovelace", "Grace Hopper", "Edsger Dijkstra"} {
-			c := CustomerV1{Name: n, Email: strings.ToLower(strings.Fields(n)[0]) + "@example.com"}
-			must(t, old.Create(&c).Error)
-			ids = append(ids, c.ID)
-		}
-		must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
-		must(t, store.Transition(ctx, db.Gorm, v2, versions.StateExpanding, "test"))
-		must(t, store.Transition(ctx, db.Gorm, v2, versions.StateExpanded, "test"))
+		old, ids := expandedWithThree(t, db)
 		// Reads of customers are counted. The callback is registered before
 		// the plugin, whose background polling runs queries of its own (on
 		// its tables, which are not counted).
@@ -120,4 +107,25 @@ func wantEqual[T comparable](t *testing.T, what string, got, want T) {
 	if got != want {
 		t.Errorf("%s = %v, want %v", what, got, want)
 	}
+}
+
+// expandedWithThree makes the database of 1.0 with three customers written
+// by a 1.0 instance (returned, with their ids), then expands 2.0 (L(m)).
+func expandedWithThree(t *testing.T, db *dbtest.DB) (*gorm.DB, []uint) {
+	t.Helper()
+	ctx := context.Background()
+	must(t, db.Gorm.AutoMigrate(&CustomerV1{}))
+	must(t, store.Ensure(ctx, db.Gorm))
+	must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
+	old, _ := plugged(t, db, v1, compat.WithModels(&CustomerV1{}))
+	var ids []uint
+	for _, n := range []string{"Ada Lovelace", "Grace Hopper", "Edsger Dijkstra"} {
+		c := CustomerV1{Name: n, Email: strings.ToLower(strings.Fields(n)[0]) + "@example.com"}
+		must(t, old.Create(&c).Error)
+		ids = append(ids, c.ID)
+	}
+	must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
+	must(t, store.Transition(ctx, db.Gorm, v2, versions.StateExpanding, "test"))
+	must(t, store.Transition(ctx, db.Gorm, v2, versions.StateExpanded, "test"))
+	return old, ids
 }

@@ -13,8 +13,6 @@ import (
 
 	"github.com/tandemdb/tandem/compat"
 	"github.com/tandemdb/tandem/internal/dbtest"
-	"github.com/tandemdb/tandem/internal/store"
-	"github.com/tandemdb/tandem/versions"
 )
 
 // TestReadModifyWriteLocksRow: a partial update that the plugin converts by
@@ -28,19 +26,7 @@ import (
 func TestReadModifyWriteLocksRow(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := context.Background()
-		must(t, db.Gorm.AutoMigrate(&CustomerV1{}))
-		must(t, store.Ensure(ctx, db.Gorm))
-		must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
-		old, _ := plugged(t, db, v1, compat.WithModels(&CustomerV1{}))
-		var ids []uint
-		for _, n := range []string{"Ada Lovelace", "Grace Hopper", "Edsger Dijkstra"} {
-			c := CustomerV1{Name: n, Email: strings.ToLower(strings.Fields(n)[0]) + "@example.com"}
-			must(t, old.Create(&c).Error)
-			ids = append(ids, c.ID)
-		}
-		must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
-		must(t, store.Transition(ctx, db.Gorm, v2, versions.StateExpanding, "test"))
-		must(t, store.Transition(ctx, db.Gorm, v2, versions.StateExpanded, "test"))
+		old, ids := expandedWithThree(t, db)
 		cur, _ := plugged(t, db, v2, compat.WithModels(&CustomerV2{}), compat.WithPollInterval(50*time.Millisecond))
 
 		// Between the plugin's read and GORM's UPDATE, a test callback runs

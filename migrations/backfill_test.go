@@ -588,8 +588,10 @@ func TestBackfillRaceWithinBatch(t *testing.T) {
 				rg.Callback().Row().Before("gorm:row").Register("test:before_row", func(tx *gorm.DB) {
 					onRead(tx, strings.Contains(tx.Statement.SQL.String(), "people"))
 				}),
-				rg.Callback().Raw().Before("gorm:raw").Register("test:before_write", func(tx *gorm.DB) {
-					if sql := tx.Statement.SQL.String(); strings.HasPrefix(sql, "UPDATE") && strings.Contains(sql, "people") {
+				// After the second read (the models), the batch converts and
+				// writes; its write goes to the driver without GORM.
+				rg.Callback().Query().After("gorm:query").Register("test:before_write", func(tx *gorm.DB) {
+					if _, inBatch := tx.Statement.ConnPool.(*sql.Tx); inBatch && tx.Statement.Table == "people" && reads == 2 {
 						beforeWrite.Do(func() {
 							// A change of case only: MySQL's default collations
 							// compare it equal, the compare-and-set must not.

@@ -3,6 +3,7 @@ package dialect
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
@@ -102,4 +103,36 @@ func NullSafeEq(n Name) string {
 	default:
 		return "IS"
 	}
+}
+
+// Placeholders rewrites the "?" placeholders of sql into the dialect's own,
+// for a statement sent to database/sql directly rather than through GORM:
+// $1, $2, ... on PostgreSQL; MySQL and SQLite take "?" as it is. A "?"
+// inside a quoted identifier or a string literal is left alone.
+func Placeholders(n Name, sql string) string {
+	if n != Postgres || !strings.Contains(sql, "?") {
+		return sql
+	}
+	var b strings.Builder
+	b.Grow(len(sql) + len(sql)/4)
+	var quote byte // the quote character of the identifier or literal we are in
+	k := 0
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0 // a doubled quote closes and reopens: same result
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '?':
+			k++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(k))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }

@@ -93,3 +93,22 @@ func TestTuple(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaceholders: "?" becomes $n on PostgreSQL, outside quoted
+// identifiers and literals, and stays "?" elsewhere.
+func TestPlaceholders(t *testing.T) {
+	for _, tt := range []struct {
+		n       dialect.Name
+		in, out string
+	}{
+		{dialect.Postgres, `UPDATE "t" SET "a" = ? WHERE "id" IN ( ?, ?)`, `UPDATE "t" SET "a" = $1 WHERE "id" IN ( $2, $3)`},
+		{dialect.Postgres, `SELECT "odd?col", 'why?', ? FROM "t""?"`, `SELECT "odd?col", 'why?', $1 FROM "t""?"`},
+		{dialect.Postgres, `SELECT 1`, `SELECT 1`},
+		{dialect.MySQL, "UPDATE `t` SET `a` = ?", "UPDATE `t` SET `a` = ?"},
+		{dialect.SQLite, `UPDATE "t" SET "a" = ?`, `UPDATE "t" SET "a" = ?`},
+	} {
+		if got := dialect.Placeholders(tt.n, tt.in); got != tt.out {
+			t.Errorf("Placeholders(%s, %q) = %q, want %q", tt.n, tt.in, got, tt.out)
+		}
+	}
+}

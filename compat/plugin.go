@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 
+	"github.com/tandemdb/tandem/internal/dialect"
 	"github.com/tandemdb/tandem/internal/store"
 	"github.com/tandemdb/tandem/model"
 	"github.com/tandemdb/tandem/versions"
@@ -73,6 +74,10 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		return p.optErr
 	}
 	ctx := context.Background()
+	// The plugin's statements are longer than the application's and write
+	// the indexed stamp; on the pure-Go SQLite that would cross into size
+	// classes its allocator maps and unmaps around each statement.
+	dialect.WarmSQLiteAllocator(db)
 	p.db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	reg := model.NewRegistry()
 	if err := reg.Register(p.db, p.opts.models...); err != nil {

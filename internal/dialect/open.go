@@ -85,7 +85,8 @@ func openError(t Target, err error) *OpenError {
 //     An in-memory database exists once per connection, so its pool is held
 //     to one connection that is never closed while the *gorm.DB is open; a
 //     query issued while another one's rows are still being read waits for
-//     them, so read rows to the end first.
+//     them, so read rows to the end first. The driver's C allocator is
+//     warmed (WarmSQLiteAllocator).
 //
 // Errors are *DSNError for a target Open cannot use and *OpenError for a
 // database it cannot reach; neither contains the password.
@@ -155,6 +156,7 @@ func Open(ctx context.Context, t Target, cfg *gorm.Config) (*gorm.DB, error) {
 			return nil, openError(t, err)
 		}
 	}
+	WarmSQLiteAllocator(db)
 	return db, nil
 }
 

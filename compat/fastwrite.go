@@ -15,7 +15,8 @@ import (
 // reading the row first, when the caller's model is a row it loaded (its
 // stamp is set): the model, with the update applied, is the base for the
 // converters, and the UPDATE compares and sets — it only matches while the
-// row's stamp and transitional values are still those the model holds. If
+// row's stamp, and the transitional values the update does not set, are
+// still those the model holds. If
 // the row changed since it was loaded, nothing is written and afterUpdate
 // runs the slow path (read with a lock, convert, write). It reports whether
 // it took the update.
@@ -37,23 +38,41 @@ func (p *Plugin) fastWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 	// What the row holds, as far as the caller knows, before the update.
 	base := reflect.New(rv.Type()).Elem()
 	base.Set(rv)
+	if w, ok := stmt.Clauses["WHERE"]; ok {
+		st.where, st.hadWhere = &w, true
+	}
+	st.origDest = stmt.Dest
+	set := callbacks.ConvertToAssignments(stmt)
+	// The compare-and-set covers the transitional values the write takes
+	// from the caller's model, as written or as the converter's input. A
+	// column the update sets by value is written (and given to the
+	// converter) as the update says, whatever the row holds now, as plain
+	// GORM would. And in L(m), on a row already in L's shape (stamped L),
+	// a model whose downgrade reads only the added fields
+	// (model.DowngradeFromAdded) recomputes the deprecated columns from
+	// them: a concurrent L writer keeps them in step with the added ones,
+	// an L-1 writer changes the stamp. Comparing those would add nothing but
+	// length to the statement. On an older row the deprecated columns are
+	// the row's real values, and are compared.
+	outputsOnly := st.snap.mode == ModeDual && pl.spec.Downgrades && pl.spec.DowngradesFromAdded && stamp == st.snap.stamp
+	assigned := make(map[string]bool, len(set))
+	for _, a := range set {
+		if _, isExpr := a.Value.(clause.Expression); !isExpr {
+			assigned[a.Column.Name] = true
+		}
+	}
 	type cmp struct {
 		col string
 		val any
 	}
 	var cas []cmp
 	for _, col := range pl.transCols {
-		if _, h := hidden[col]; h {
+		if _, h := hidden[col]; h || assigned[col] || outputsOnly && pl.trans[col].Added != p.release {
 			continue
 		}
 		v, _ := s.LookUpField(col).ValueOf(stmt.Context, base)
 		cas = append(cas, cmp{col, v})
 	}
-	if w, ok := stmt.Clauses["WHERE"]; ok {
-		st.where, st.hadWhere = &w, true
-	}
-	st.origDest = stmt.Dest
-	set := callbacks.ConvertToAssignments(stmt)
 	for _, a := range set {
 		f := s.LookUpField(a.Column.Name)
 		if f == nil {

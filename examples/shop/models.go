@@ -75,6 +75,13 @@ func (c *CustomerV2) TandemDowngrade() error {
 	return nil
 }
 
+// TandemDowngradeFromAdded tells the compat plugin that TandemDowngrade
+// reads only the added fields, so an update that sets both of them is
+// written in one UPDATE, without reading the row first. (ParcelV2 does not
+// say so: with no weight in kilograms, its converter keeps the row's
+// pounds, which it must read.)
+func (*CustomerV2) TandemDowngradeFromAdded() {}
+
 // ParcelV2 is release 2.0's parcel, weighed in kilograms.
 type ParcelV2 struct {
 	ID         uint `gorm:"primaryKey"`

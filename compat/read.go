@@ -44,14 +44,16 @@ func (p *Plugin) hideColumns(db *gorm.DB, pl *modelPlan, m Mode) {
 		return // the caller chose the columns, none of them hidden
 	}
 	if len(cols) == 0 {
-		if len(stmt.Omits) > 0 {
-			return // GORM lists the columns already
+		// Versioned tables gain columns at every expand. On PostgreSQL,
+		// with SELECT *, a prepared statement cached by the driver (pgx)
+		// fails once with "cached plan must not change result type" after
+		// an expand; an explicit column list does not change. An Omit of a
+		// name that is no column makes GORM list the model's columns.
+		// SQLite and MySQL re-prepare such a statement, and the longer
+		// statement would only cost them parsing.
+		if len(stmt.Omits) > 0 || db.Dialector.Name() != "postgres" {
+			return // GORM lists the columns already, or needs not
 		}
-		// Versioned tables gain columns at every expand. With SELECT *, a
-		// prepared statement cached by the driver (pgx) fails once with
-		// "cached plan must not change result type" after an expand; an
-		// explicit column list does not change. An Omit of a name that is
-		// no column makes GORM list the model's columns.
 		cols = []string{explicitColumns}
 	}
 	stmt.Omits = append(append([]string(nil), stmt.Omits...), cols...)

@@ -88,8 +88,8 @@ func TestDirectWrite(t *testing.T) {
 // On a row already stamped 2.0, a concurrent change of the column the
 // update sets does not send it back to the read (the update wins, as in
 // plain GORM), a change of another added column does; on a row stamped 1.0
-// the deprecated column holds the row's real value and is compared, so a
-// concurrent 1.0 write is not lost.
+// the deprecated column holds the row's real value and is compared, even
+// when the update sets it, so a concurrent 1.0 write is not lost.
 func TestFastWriteComparesWhatItKeeps(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		old, ids := expandedWithThree(t, db)
@@ -140,6 +140,20 @@ func TestFastWriteComparesWhatItKeeps(t *testing.T) {
 			t.Error("a concurrent 1.0 write: the update did not fall back to reading the row")
 		}
 		want("concurrent 1.0 write", "Grace Byron", "Grace", "Byron")
+
+		// An update that sets the deprecated Name on a row stamped 1.0: the
+		// loaded added fields were upgraded from Name as it was, so Name
+		// stays compared, and 1.0's rename in between is kept (in L(m) the
+		// downgrade derives Name from the added fields).
+		set("Ada", "Lovelace")
+		must(t, old.Model(&CustomerV1{ID: id}).Update("email", "ada@example.org").Error) // restamped 1.0
+		mine = load()
+		must(t, old.Model(&CustomerV1{ID: id}).Update("name", "Grace Lovelace").Error)
+		n = readsDuring(func() error { return cur.Model(mine).Update("name", "Ada King").Error })
+		if n == 0 {
+			t.Error("an update of Name after a concurrent 1.0 rename: the update did not fall back to reading the row")
+		}
+		want("Name set on a 1.0 row", "Grace Lovelace", "Grace", "Lovelace")
 	})
 }
 

@@ -44,20 +44,29 @@ func (p *Plugin) fastWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 	st.origDest = stmt.Dest
 	set := callbacks.ConvertToAssignments(stmt)
 	// The compare-and-set covers the transitional values the write takes
-	// from the caller's model, as written or as the converter's input. A
-	// column the update sets by value is written (and given to the
-	// converter) as the update says, whatever the row holds now, as plain
-	// GORM would. And in L(m), on a row already in L's shape (stamped L),
-	// a model whose downgrade reads only the added fields
-	// (model.DowngradeFromAdded) recomputes the deprecated columns from
-	// them: a concurrent L writer keeps them in step with the added ones,
-	// an L-1 writer changes the stamp. Comparing those would add nothing but
-	// length to the statement. On an older row the deprecated columns are
-	// the row's real values, and are compared.
-	outputsOnly := st.snap.mode == ModeDual && pl.spec.Downgrades && pl.spec.DowngradesFromAdded && stamp == st.snap.stamp
+	// from the caller's model, as written or as the converter's input.
+	// Left out, because comparing them would add nothing but length to the
+	// statement:
+	//   - an added column the update sets by value: it is written (and
+	//     given to the converter) as the update says, whatever the row
+	//     holds now, as plain GORM would. On a row already in L's shape
+	//     (stamped L) the same holds for a deprecated column the update
+	//     sets; on an older row the loaded added values were upgraded from
+	//     the deprecated ones as they were then, so those stay compared;
+	//   - in L(m), on a row stamped L, the deprecated columns of a model
+	//     whose downgrade reads only the added fields
+	//     (model.DowngradeFromAdded): they are recomputed from the added
+	//     ones, which a concurrent L writer keeps in step, and an L-1
+	//     writer changes the stamp. On an older row the deprecated columns
+	//     are the row's real values, and are compared.
+	inShape := stamp == st.snap.stamp
+	outputsOnly := st.snap.mode == ModeDual && pl.spec.Downgrades && pl.spec.DowngradesFromAdded && inShape
 	assigned := make(map[string]bool, len(set))
 	for _, a := range set {
-		if _, isExpr := a.Value.(clause.Expression); !isExpr {
+		if _, isExpr := a.Value.(clause.Expression); isExpr {
+			continue
+		}
+		if t, ok := pl.trans[a.Column.Name]; ok && (inShape || t.Added == p.release) {
 			assigned[a.Column.Name] = true
 		}
 	}

@@ -12,7 +12,7 @@ import (
 // that sets an indexed column (what the compat plugin's stamp does) no
 // longer maps fresh memory each time it runs. Fresh mappings show up as
 // page faults: without the warm-up it takes about 3.5 per statement here
-// (7 under the race detector), with it about 0.35 (0.7).
+// (7 under the race detector), with it about 0.35 (0.7); the test allows 2.
 func TestOpenWarmsSQLiteAllocator(t *testing.T) {
 	target, err := ParseDSN("sqlite::memory:")
 	if err != nil {
@@ -54,7 +54,9 @@ func TestOpenWarmsSQLiteAllocator(t *testing.T) {
 	for i := range statements {
 		update(i)
 	}
-	if faults := minorFaults(t) - before; faults >= statements {
+	faults := minorFaults(t) - before
+	t.Logf("%d page faults for %d UPDATEs", faults, statements)
+	if faults >= 2*statements {
 		t.Errorf("%d page faults for %d UPDATEs: the SQLite allocator maps fresh memory for each statement", faults, statements)
 	}
 }

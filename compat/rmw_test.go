@@ -13,6 +13,9 @@ import (
 
 	"github.com/tandemdb/tandem/compat"
 	"github.com/tandemdb/tandem/internal/dbtest"
+	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/model"
+	"github.com/tandemdb/tandem/versions"
 )
 
 // TestReadModifyWriteLocksRow: a partial update that the plugin converts by
@@ -119,5 +122,52 @@ func TestReadModifyWriteLocksRow(t *testing.T) {
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		must(t, old.WithContext(wctx).Model(&CustomerV1{ID: ids[2]}).Update("email", "ewd@example.com").Error)
+	})
+}
+
+// customerV1Email is release 1.0's customer in a binary that still
+// declares Email as added in 1.0: a model with transitional fields of its
+// own, whose partial updates of other columns leave the stamp alone.
+type customerV1Email struct {
+	ID      uint `gorm:"primaryKey"`
+	Name    string
+	Email   string `tandem:"added=1.0"`
+	OrderID *uint
+	model.Stamp
+}
+
+func (customerV1Email) TableName() string { return "customers" }
+
+// TestOlderBinaryRestampsNewerRows: while 2.0 runs in L(m), a 1.0 binary
+// whose model declares fields of its own updates Name on a row 2.0 wrote.
+// The row must not keep 2.0's stamp (2.0 would go on reading the given and
+// family names 1.0 did not change): it gets 1.0's, and 2.0 upgrades it
+// again. A row stamped older than 1.0 keeps its stamp.
+func TestOlderBinaryRestampsNewerRows(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
+		must(t, store.Ensure(ctx, db.Gorm))
+		must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
+		must(t, store.ForceState(ctx, db.Gorm, v2, versions.StateExpanded, "test setup"))
+		old, _ := plugged(t, db, v1, compat.WithModels(&customerV1Email{}))
+		cur, _ := plugged(t, db, v2, compat.WithModels(&CustomerV2{}))
+
+		c := CustomerV2{GivenName: "Ada", FamilyName: "Lovelace", Email: "ada@example.com"}
+		must(t, cur.Create(&c).Error)
+		wantEqual(t, "stamp after 2.0's create", raw(t, db, c.ID).ObjVersion, v2.Stamp())
+		must(t, old.Model(&customerV1Email{ID: c.ID}).Update("name", "Grace Hopper").Error)
+		wantEqual(t, "stamp after 1.0's update of Name", raw(t, db, c.ID).ObjVersion, v1.Stamp())
+		var seen CustomerV2
+		must(t, cur.First(&seen, c.ID).Error)
+		if seen.GivenName != "Grace" || seen.FamilyName != "Hopper" {
+			t.Errorf("2.0 reads given %q family %q after 1.0 renamed her Grace Hopper", seen.GivenName, seen.FamilyName)
+		}
+
+		o := customerV1Email{Name: "Edsger Dijkstra", Email: "ewd@example.com"}
+		must(t, old.Create(&o).Error)
+		must(t, db.Gorm.Exec("UPDATE customers SET obj_version = ? WHERE id = ?", versions.MustParse("0.9").Stamp(), o.ID).Error)
+		must(t, old.Model(&customerV1Email{ID: o.ID}).Update("name", "E. W. Dijkstra").Error)
+		wantEqual(t, "an older row's stamp after 1.0's update", raw(t, db, o.ID).ObjVersion, versions.MustParse("0.9").Stamp())
 	})
 }

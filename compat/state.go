@@ -32,6 +32,9 @@ type snapshot struct {
 	mode   Mode
 	stamp  int64 // value written into obj_version
 	seq    uint64
+	// newer: a release above the plugin's is expanding or beyond, so rows
+	// may carry a newer stamp than the plugin writes.
+	newer bool
 }
 
 func (p *Plugin) newSnapshot(states map[versions.Version]versions.State) *snapshot {
@@ -46,6 +49,11 @@ func (p *Plugin) newSnapshot(states map[versions.Version]versions.State) *snapsh
 		s.stamp = p.release.MarkedStamp()
 	case versions.StateContracted:
 		s.mode = ModeContract // the deprecated columns are gone
+	}
+	for r, st := range states {
+		if p.release.Less(r) && st != versions.StatePending {
+			s.newer = true
+		}
 	}
 	if old := p.snap.Load(); old != nil {
 		s.seq = old.seq + 1

@@ -85,7 +85,13 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 		}
 		stampColumn(stmt, st.snap.stamp)
 	case !touchesTransitional(stmt, pl):
-		// The row keeps its shape and its stamp.
+		// The row keeps its shape and its stamp; but a row of a newer
+		// release may have a column the update sets derived by that
+		// release's converters, so it gets this release's stamp and is
+		// upgraded again.
+		if st.snap.newer {
+			p.stampNewerRows(db, pl, st)
+		}
 	default:
 		if !p.directWrite(db, pl, st) && !p.fastWrite(db, pl, st) {
 			p.readModifyWrite(db, pl, st)
@@ -182,6 +188,31 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 	}
 	stmt.AddClause(out)
 	st.ownSet = true
+}
+
+// stampNewerRows adds to a partial update that leaves the stamp alone a SET
+// of obj_version that lowers a newer release's stamp to this release's
+// and keeps any other: the newer release reads such a row as one it must
+// upgrade again, from the columns this update wrote.
+func (p *Plugin) stampNewerRows(db *gorm.DB, pl *modelPlan, st *stmtState) {
+	stmt := db.Statement
+	if _, ok := stmt.Clauses["SET"]; ok {
+		return // the caller's own SET clause: left as it is
+	}
+	set := callbacks.ConvertToAssignments(stmt)
+	if len(set) == 0 {
+		return
+	}
+	st.ownSet = true
+	for _, a := range set {
+		if a.Column.Name == model.StampColumn {
+			stmt.AddClause(set) // the caller writes the stamp itself
+			return
+		}
+	}
+	col := clause.Column{Table: clause.CurrentTable, Name: model.StampColumn}
+	stmt.AddClause(append(set, clause.Assignment{Column: clause.Column{Name: model.StampColumn},
+		Value: clause.Expr{SQL: "CASE WHEN ? > ? THEN ? ELSE ? END", Vars: []any{col, st.snap.stamp, st.snap.stamp, col}}}))
 }
 
 // inTransaction makes sure that the read and the write of a

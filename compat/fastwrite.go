@@ -30,7 +30,7 @@ func (p *Plugin) fastWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 	if err != nil || stamp == 0 {
 		return false
 	}
-	if _, ok := primaryKey(stmt, pl); !ok {
+	if !hasPrimaryKey(stmt, pl) {
 		return false
 	}
 	s := pl.spec.Schema()
@@ -74,12 +74,12 @@ func (p *Plugin) fastWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 		col string
 		val any
 	}
-	var cas []cmp
-	for _, col := range pl.transCols {
+	cas := make([]cmp, 0, len(pl.transCols))
+	for i, col := range pl.transCols {
 		if _, h := hidden[col]; h || assigned[col] || outputsOnly && pl.trans[col].Added != p.release {
 			continue
 		}
-		v, _ := s.LookUpField(col).ValueOf(stmt.Context, base)
+		v, _ := pl.transFields[i].ValueOf(stmt.Context, base)
 		cas = append(cas, cmp{col, v})
 	}
 	for _, a := range set {
@@ -105,35 +105,27 @@ func (p *Plugin) fastWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 			return true
 		}
 	}
-	out := set[:0:0]
+	out := make(clause.Set, 0, len(set)+len(pl.transCols)+1)
 	for _, a := range set {
 		if _, t := pl.trans[a.Column.Name]; !t && a.Column.Name != model.StampColumn {
 			out = append(out, a)
 		}
 	}
-	for _, col := range pl.transCols {
+	for i, col := range pl.transCols {
 		if _, h := hidden[col]; h {
 			continue
 		}
-		v, _ := s.LookUpField(col).ValueOf(stmt.Context, base)
+		f := pl.transFields[i]
+		v, _ := f.ValueOf(stmt.Context, base)
 		out = append(out, clause.Assignment{Column: clause.Column{Name: col}, Value: v})
+		_ = f.Set(stmt.Context, rv, v) // the caller's model shows what is written
 	}
 	if stamp != st.snap.stamp {
 		out = append(out, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: st.snap.stamp})
 	}
-	// The caller's model shows what is written.
-	for _, col := range append(append([]string(nil), pl.transCols...), model.StampColumn) {
-		if _, h := hidden[col]; h {
-			continue
-		}
-		f := s.LookUpField(col)
-		v, _ := f.ValueOf(stmt.Context, base)
-		if col == model.StampColumn {
-			v = st.snap.stamp
-		}
-		_ = f.Set(stmt.Context, rv, v)
-	}
-	conds := []clause.Expression{clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: model.StampColumn}, Value: stamp}}
+	_ = s.LookUpField(model.StampColumn).Set(stmt.Context, rv, st.snap.stamp)
+	conds := make([]clause.Expression, 0, len(cas)+1)
+	conds = append(conds, clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: model.StampColumn}, Value: stamp})
 	for _, c := range cas {
 		conds = append(conds, nullSafeEq(db.Dialector.Name(), c.col, c.val))
 	}

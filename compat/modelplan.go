@@ -5,6 +5,7 @@ import (
 	"reflect"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 	"gorm.io/gorm/clause"
 
 	"github.com/tandemdb/tandem/model"
@@ -27,8 +28,9 @@ type modelPlan struct {
 	old     map[string]model.Field
 	oldCols []string
 	// trans: fields added or deprecated in the release, by column and name.
-	trans     map[string]model.Field
-	transCols []string
+	trans       map[string]model.Field
+	transCols   []string
+	transFields []*schema.Field // the schema's fields of transCols, in order
 	// stampIndex reaches obj_version in the model struct without boxing.
 	stampIndex []int
 }
@@ -47,6 +49,7 @@ func newModelPlan(spec *model.Spec, r versions.Version) *modelPlan {
 		if f.Added == r || f.Deprecated == r {
 			pl.trans[f.Column], pl.trans[f.Name] = f, f
 			pl.transCols = append(pl.transCols, f.Column)
+			pl.transFields = append(pl.transFields, spec.Schema().LookUpField(f.Column))
 		}
 	}
 	pl.changes = len(pl.transCols) > 0

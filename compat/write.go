@@ -263,6 +263,28 @@ func primaryKey(stmt *gorm.Statement, pl *modelPlan) (map[string]any, bool) {
 	return key, len(key) > 0
 }
 
+// hasPrimaryKey reports whether the statement's model has every primary
+// key field set, as primaryKey does, without building the conditions.
+func hasPrimaryKey(stmt *gorm.Statement, pl *modelPlan) bool {
+	rv := stmt.ReflectValue
+	for rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return false
+		}
+		rv = rv.Elem()
+	}
+	s := pl.spec.Schema()
+	if rv.Kind() != reflect.Struct || rv.Type() != s.ModelType {
+		return false
+	}
+	for _, f := range s.PrimaryFields {
+		if _, zero := f.ValueOf(stmt.Context, rv); zero {
+			return false
+		}
+	}
+	return len(s.PrimaryFields) > 0
+}
+
 // touchesTransitional reports whether an update writes a transitional column.
 func touchesTransitional(stmt *gorm.Statement, pl *modelPlan) bool {
 	switch m := stmt.Dest.(type) {

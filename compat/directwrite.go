@@ -50,7 +50,7 @@ func (p *Plugin) directWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 			return true
 		}
 	}
-	out := set[:0:0]
+	out := make(clause.Set, 0, len(set)+len(pl.transCols)+1)
 	for _, a := range set {
 		if _, t := pl.trans[a.Column.Name]; !t && a.Column.Name != model.StampColumn {
 			out = append(out, a)
@@ -59,11 +59,11 @@ func (p *Plugin) directWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 	hidden, _ := pl.hiddenIn(st.snap.mode)
 	rv := stmt.ReflectValue
 	mine := rv.Kind() == reflect.Struct && rv.Type() == s.ModelType && rv.CanAddr()
-	for _, col := range pl.transCols {
+	for i, col := range pl.transCols {
 		if _, h := hidden[col]; h {
 			continue
 		}
-		f := s.LookUpField(col)
+		f := pl.transFields[i]
 		v, _ := f.ValueOf(stmt.Context, scratch)
 		out = append(out, clause.Assignment{Column: clause.Column{Name: col}, Value: v})
 		if mine {
@@ -85,29 +85,30 @@ func (p *Plugin) directWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 // sets a deprecated column (then the row must be read and converted).
 func (p *Plugin) directValues(stmt *gorm.Statement, pl *modelPlan, set clause.Set) (reflect.Value, bool) {
 	s := pl.spec.Schema()
-	assigned := map[string]any{}
+	// Every added column set by value, no deprecated one set at all.
+	added := 0
 	for _, a := range set {
-		if _, t := pl.trans[a.Column.Name]; !t {
+		t, ok := pl.trans[a.Column.Name]
+		if !ok {
 			continue
 		}
 		if _, isExpr := a.Value.(clause.Expression); isExpr {
 			return reflect.Value{}, false // the slow path refuses it with its reason
 		}
-		assigned[a.Column.Name] = a.Value
-	}
-	scratch := reflect.New(s.ModelType).Elem()
-	for _, col := range pl.transCols {
-		v, ok := assigned[col]
-		if pl.trans[col].Added != p.release {
-			if ok {
-				return reflect.Value{}, false
-			}
-			continue
-		}
-		if !ok {
+		if t.Added != p.release {
 			return reflect.Value{}, false
 		}
-		if err := s.LookUpField(col).Set(stmt.Context, scratch, v); err != nil {
+		added++
+	}
+	if added != pl.addedCount {
+		return reflect.Value{}, false
+	}
+	scratch := reflect.New(s.ModelType).Elem()
+	for _, a := range set {
+		if _, ok := pl.trans[a.Column.Name]; !ok {
+			continue
+		}
+		if err := s.LookUpField(a.Column.Name).Set(stmt.Context, scratch, a.Value); err != nil {
 			return reflect.Value{}, false
 		}
 	}

@@ -31,6 +31,7 @@ type modelPlan struct {
 	trans       map[string]model.Field
 	transCols   []string
 	transFields []*schema.Field // the schema's fields of transCols, in order
+	addedCount  int             // how many of them the release adds
 	// stampIndex reaches obj_version in the model struct without boxing.
 	stampIndex []int
 }
@@ -50,6 +51,9 @@ func newModelPlan(spec *model.Spec, r versions.Version) *modelPlan {
 			pl.trans[f.Column], pl.trans[f.Name] = f, f
 			pl.transCols = append(pl.transCols, f.Column)
 			pl.transFields = append(pl.transFields, spec.Schema().LookUpField(f.Column))
+			if f.Added == r {
+				pl.addedCount++
+			}
 		}
 	}
 	pl.changes = len(pl.transCols) > 0

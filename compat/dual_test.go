@@ -335,11 +335,7 @@ func containsColumn(sql, col string) bool {
 // the locked read when the row changed in between.
 func TestFastPartialUpdate(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
-		ctx := context.Background()
-		must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
-		must(t, store.Ensure(ctx, db.Gorm))
-		must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "setup"))
-		must(t, store.ForceState(ctx, db.Gorm, v2, versions.StateExpanded, "setup"))
+		v2ExpandedOverV1(t, db)
 		old, _ := plugged(t, db, v1, compat.WithModels(&CustomerV1{}))
 		cur, _ := plugged(t, db, v2, compat.WithModels(&CustomerV2{}))
 

@@ -145,11 +145,7 @@ func (customerV1Email) TableName() string { return "customers" }
 // again. A row stamped older than 1.0 keeps its stamp.
 func TestOlderBinaryRestampsNewerRows(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
-		ctx := context.Background()
-		must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
-		must(t, store.Ensure(ctx, db.Gorm))
-		must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
-		must(t, store.ForceState(ctx, db.Gorm, v2, versions.StateExpanded, "test setup"))
+		v2ExpandedOverV1(t, db)
 		old, _ := plugged(t, db, v1, compat.WithModels(&customerV1Email{}))
 		cur, _ := plugged(t, db, v2, compat.WithModels(&CustomerV2{}))
 
@@ -170,4 +166,15 @@ func TestOlderBinaryRestampsNewerRows(t *testing.T) {
 		must(t, old.Model(&customerV1Email{ID: o.ID}).Update("name", "E. W. Dijkstra").Error)
 		wantEqual(t, "an older row's stamp after 1.0's update", raw(t, db, o.ID).ObjVersion, versions.MustParse("0.9").Stamp())
 	})
+}
+
+// v2ExpandedOverV1 makes the customers table of 2.0 and the release states
+// of a 2.0 expand over a contracted 1.0.
+func v2ExpandedOverV1(t *testing.T, db *dbtest.DB) {
+	t.Helper()
+	ctx := context.Background()
+	must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
+	must(t, store.Ensure(ctx, db.Gorm))
+	must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
+	must(t, store.ForceState(ctx, db.Gorm, v2, versions.StateExpanded, "test setup"))
 }

@@ -254,19 +254,7 @@ func TestBackfillRawMessagesAsGORM(t *testing.T) {
 func backfillMatchesCreate(t *testing.T, db *dbtest.DB, table, colDefs, cols string, n int64, converted func(id int64, src string) any, m any) int {
 	t.Helper()
 	ctx := t.Context()
-	var adds []string
-	for _, c := range strings.Split(colDefs, ", ") {
-		adds = append(adds, "ALTER TABLE "+table+" ADD COLUMN "+c+";\n")
-	}
-	f := files{
-		"1.0_baseline.sql":        "CREATE TABLE " + table + " (id BIGINT NOT NULL PRIMARY KEY, src VARCHAR(50), obj_version BIGINT NOT NULL DEFAULT 0);\n",
-		"2.0_expand01_fields.sql": strings.Join(adds, ""),
-	}
-	r := newRunner(t, db.Gorm, f, migrations.WithModels(m), migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 3}))
-	if _, err := r.Expand(ctx, rel20); err != nil {
-		t.Fatalf("expand: %v", err)
-	}
-	registerPerson(t, db.Gorm, m)
+	r := expandedTable(t, db, table, "src VARCHAR(50)", colDefs, m, migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 3}))
 	db.Exec(t, "CREATE TABLE "+table+"_ref (id BIGINT NOT NULL PRIMARY KEY, src VARCHAR(50), obj_version BIGINT NOT NULL DEFAULT 0, "+colDefs+")")
 	for id := int64(1); id <= n; id++ {
 		src := fmt.Sprintf("s%d'?\"", id)
@@ -330,15 +318,7 @@ func (m *BtDocV2) TandemDowngrade() error               { m.Old = string(m.Doc);
 func TestBackfillEmptyRawJSONB(t *testing.T) {
 	db := dbtest.New(t, "postgres")
 	ctx := t.Context()
-	f := files{
-		"1.0_baseline.sql":     "CREATE TABLE btdocs (id BIGINT NOT NULL PRIMARY KEY, old TEXT, obj_version BIGINT NOT NULL DEFAULT 0);\n",
-		"2.0_expand01_doc.sql": "ALTER TABLE btdocs ADD COLUMN doc JSONB;\n",
-	}
-	r := newRunner(t, db.Gorm, f, migrations.WithModels(&BtDocV2{}))
-	if _, err := r.Expand(ctx, rel20); err != nil {
-		t.Fatalf("expand: %v", err)
-	}
-	registerPerson(t, db.Gorm, &BtDocV2{})
+	r := expandedTable(t, db, "btdocs", "old TEXT", "doc JSONB", &BtDocV2{})
 	db.Exec(t, `INSERT INTO btdocs (id, old, obj_version) VALUES (1, '{"a": 1}', ?), (2, '', ?)`, st10, st10)
 	// GORM writes the same model value as NULL.
 	if err := db.Gorm.Create(&BtDocV2{ID: 3, Doc: json.RawMessage(""), Stamp: model.Stamp{ObjVersion: st20}}).Error; err != nil {
@@ -348,4 +328,26 @@ func TestBackfillEmptyRawJSONB(t *testing.T) {
 		t.Fatalf("migrate: %v", err)
 	}
 	wantEqual(t, "rows with a NULL doc", db.QueryInt(t, "SELECT COUNT(*) FROM btdocs WHERE doc IS NULL"), int64(2))
+}
+
+// expandedTable makes release 1.0's table (id BIGINT key, the columns
+// oldCols, obj_version) and expands 2.0 with the columns addCols (", "
+// between them), through a runner with the model m and opts, which it
+// returns; m is registered as the compat plugin would.
+func expandedTable(t *testing.T, db *dbtest.DB, table, oldCols, addCols string, m any, opts ...migrations.Option) *migrations.Runner {
+	t.Helper()
+	var adds []string
+	for _, c := range strings.Split(addCols, ", ") {
+		adds = append(adds, "ALTER TABLE "+table+" ADD COLUMN "+c+";\n")
+	}
+	f := files{
+		"1.0_baseline.sql":        "CREATE TABLE " + table + " (id BIGINT NOT NULL PRIMARY KEY, " + oldCols + ", obj_version BIGINT NOT NULL DEFAULT 0);\n",
+		"2.0_expand01_fields.sql": strings.Join(adds, ""),
+	}
+	r := newRunner(t, db.Gorm, f, append([]migrations.Option{migrations.WithModels(m)}, opts...)...)
+	if _, err := r.Expand(t.Context(), rel20); err != nil {
+		t.Fatalf("expand: %v", err)
+	}
+	registerPerson(t, db.Gorm, m)
+	return r
 }

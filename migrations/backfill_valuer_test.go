@@ -68,15 +68,7 @@ func (p *BtPlaceV2) TandemDowngrade() error {
 func TestBackfillGormValuer(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := t.Context()
-		f := files{
-			"1.0_baseline.sql":    "CREATE TABLE btplaces (id BIGINT NOT NULL PRIMARY KEY, old_xy VARCHAR(50), obj_version BIGINT NOT NULL DEFAULT 0);\n",
-			"2.0_expand01_xy.sql": "ALTER TABLE btplaces ADD COLUMN xy VARCHAR(50);\n",
-		}
-		r := newRunner(t, db.Gorm, f, migrations.WithModels(&BtPlaceV2{}), migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 4}))
-		if _, err := r.Expand(ctx, rel20); err != nil {
-			t.Fatalf("expand: %v", err)
-		}
-		registerPerson(t, db.Gorm, &BtPlaceV2{})
+		r := expandedTable(t, db, "btplaces", "old_xy VARCHAR(50)", "xy VARCHAR(50)", &BtPlaceV2{}, migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 4}))
 		for id := 1; id <= 10; id++ {
 			db.Exec(t, "INSERT INTO btplaces (id, old_xy, obj_version) VALUES (?, ?, ?)", id, fmt.Sprintf("%d %d", id, -id), st10)
 		}
@@ -139,15 +131,7 @@ func (m *BtTaggedV2) TandemDowngrade() error               { m.Old = m.New.S; re
 func TestBackfillGormValuerBeforeValuer(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := t.Context()
-		f := files{
-			"1.0_baseline.sql":     "CREATE TABLE bttagged (id BIGINT NOT NULL PRIMARY KEY, old VARCHAR(50), obj_version BIGINT NOT NULL DEFAULT 0);\n",
-			"2.0_expand01_new.sql": "ALTER TABLE bttagged ADD COLUMN new VARCHAR(50);\n",
-		}
-		r := newRunner(t, db.Gorm, f, migrations.WithModels(&BtTaggedV2{}))
-		if _, err := r.Expand(ctx, rel20); err != nil {
-			t.Fatalf("expand: %v", err)
-		}
-		registerPerson(t, db.Gorm, &BtTaggedV2{})
+		r := expandedTable(t, db, "bttagged", "old VARCHAR(50)", "new VARCHAR(50)", &BtTaggedV2{})
 		db.Exec(t, "INSERT INTO bttagged (id, old, obj_version) VALUES (1, 'a', ?)", st10)
 		if err := db.Gorm.Create(&BtTaggedV2{ID: 2, Old: "a", New: btTagged{S: "a"}, Stamp: model.Stamp{ObjVersion: st20}}).Error; err != nil {
 			t.Fatal(err)
@@ -189,15 +173,7 @@ func (m *BtSoftV2) TandemDowngrade() error               { m.Old = m.New; return
 func TestBackfillSoftDeletedRows(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := t.Context()
-		f := files{
-			"1.0_baseline.sql":     "CREATE TABLE btsoft (id BIGINT NOT NULL PRIMARY KEY, old VARCHAR(50), deleted_at TIMESTAMP NULL, obj_version BIGINT NOT NULL DEFAULT 0);\n",
-			"2.0_expand01_new.sql": "ALTER TABLE btsoft ADD COLUMN new VARCHAR(50);\n",
-		}
-		r := newRunner(t, db.Gorm, f, migrations.WithModels(&BtSoftV2{}))
-		if _, err := r.Expand(ctx, rel20); err != nil {
-			t.Fatalf("expand: %v", err)
-		}
-		registerPerson(t, db.Gorm, &BtSoftV2{})
+		r := expandedTable(t, db, "btsoft", "old VARCHAR(50), deleted_at TIMESTAMP NULL", "new VARCHAR(50)", &BtSoftV2{})
 		db.Exec(t, "INSERT INTO btsoft (id, old, obj_version) VALUES (1, 'a', ?), (3, 'c', ?)", st10, st10)
 		db.Exec(t, "INSERT INTO btsoft (id, old, deleted_at, obj_version) VALUES (2, 'b', CURRENT_TIMESTAMP, ?)", st10)
 		rep, err := r.Migrate(ctx, rel20)

@@ -14,7 +14,8 @@ import (
 
 // beforeQuery runs before gorm:query: in L(c) it refuses queries that name
 // a deprecated field and leaves the deprecated columns out of the SELECT
-// list (an explicit column list, never SELECT *).
+// list; in every state it lists the model's columns rather than SELECT *
+// (see hideColumns).
 func (p *Plugin) beforeQuery(db *gorm.DB) {
 	pl := p.planFor(db)
 	if pl == nil || db.Error != nil {
@@ -44,16 +45,17 @@ func (p *Plugin) hideColumns(db *gorm.DB, pl *modelPlan, m Mode) {
 		return // the caller chose the columns, none of them hidden
 	}
 	if len(cols) == 0 {
-		// Versioned tables gain columns at every expand. On PostgreSQL,
-		// with SELECT *, a prepared statement cached by the driver (pgx)
-		// fails once with "cached plan must not change result type" after
-		// an expand; an explicit column list does not change. An Omit of a
-		// name that is no column makes GORM list the model's columns.
-		// SQLite and MySQL re-prepare such a statement, and the longer
-		// statement would only cost them parsing.
-		if len(stmt.Omits) > 0 || db.Dialector.Name() != "postgres" {
-			return // GORM lists the columns already, or needs not
+		if len(stmt.Omits) > 0 {
+			return // GORM lists the columns already
 		}
+		// Versioned tables gain columns at every expand and lose them at
+		// every contract. With SELECT *, a prepared statement cached by the
+		// driver fails once on PostgreSQL (pgx: "cached plan must not
+		// change result type"), and on SQLite the pure-Go driver's first
+		// read after the change pairs the old column names with the new
+		// row (after a DROP COLUMN, values land in the wrong fields). An
+		// explicit column list does not change. An Omit of a name that is
+		// no column makes GORM list the model's columns.
 		cols = []string{explicitColumns}
 	}
 	stmt.Omits = append(append([]string(nil), stmt.Omits...), cols...)

@@ -204,10 +204,8 @@ func TestFlipLatency(t *testing.T) {
 // TestReadsSurviveExpand: an expand adds columns while instances run; their
 // reads must not fail with PostgreSQL's "cached plan must not change result
 // type" (pgx caches prepared statements; SELECT * would change shape, so
-// the plugin lists the columns there). SQLite and MySQL re-prepare a
-// statement whose table changed, so there the plugin leaves SELECT * as
-// GORM writes it: the reads are checked with GORM's own prepared
-// statement cache too.
+// the plugin lists the columns), with GORM's own prepared statement cache
+// too.
 func TestReadsSurviveExpand(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		must(t, db.Gorm.AutoMigrate(&CustomerV1{}))

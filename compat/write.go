@@ -192,8 +192,9 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 
 // stampNewerRows adds to a partial update that leaves the stamp alone a SET
 // of obj_version that lowers a newer release's stamp to this release's
-// and keeps any other: the newer release reads such a row as one it must
-// upgrade again, from the columns this update wrote.
+// and keeps any other (this release's own, marked or not, included): the
+// newer release reads such a row as one it must upgrade again, from the
+// columns this update wrote.
 func (p *Plugin) stampNewerRows(db *gorm.DB, pl *modelPlan, st *stmtState) {
 	stmt := db.Statement
 	if _, ok := stmt.Clauses["SET"]; ok {
@@ -210,9 +211,12 @@ func (p *Plugin) stampNewerRows(db *gorm.DB, pl *modelPlan, st *stmtState) {
 			return
 		}
 	}
+	// Above this release's marked stamp, the newest it writes, starts the
+	// next release; the marker itself is kept (a flip back refills those
+	// rows).
 	col := clause.Column{Table: clause.CurrentTable, Name: model.StampColumn}
 	stmt.AddClause(append(set, clause.Assignment{Column: clause.Column{Name: model.StampColumn},
-		Value: clause.Expr{SQL: "CASE WHEN ? > ? THEN ? ELSE ? END", Vars: []any{col, st.snap.stamp, st.snap.stamp, col}}}))
+		Value: clause.Expr{SQL: "CASE WHEN ? > ? THEN ? ELSE ? END", Vars: []any{col, p.release.MarkedStamp(), st.snap.stamp, col}}}))
 }
 
 // inTransaction makes sure that the read and the write of a
@@ -311,12 +315,24 @@ func touchesTransitional(stmt *gorm.Statement, pl *modelPlan) bool {
 		}
 		dv = dv.Elem()
 	}
-	if dv.Kind() != reflect.Struct || dv.Type() != pl.spec.Schema().ModelType {
+	if dv.Kind() != reflect.Struct {
 		return false
 	}
+	s := pl.spec.Schema()
+	if dv.Type() != s.ModelType {
+		// GORM writes the fields of a struct of another type into the
+		// model's columns of the same names.
+		other := &gorm.Statement{DB: stmt.DB}
+		if err := other.Parse(stmt.Dest); err != nil || other.Schema == nil {
+			return false
+		}
+		s = other.Schema
+	}
 	for _, col := range pl.transCols {
-		if _, zero := pl.spec.Schema().LookUpField(col).ValueOf(stmt.Context, dv); !zero {
-			return true
+		if f := s.LookUpField(col); f != nil {
+			if _, zero := f.ValueOf(stmt.Context, dv); !zero {
+				return true
+			}
 		}
 	}
 	return false

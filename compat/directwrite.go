@@ -85,7 +85,10 @@ func (p *Plugin) directWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 // sets a deprecated column (then the row must be read and converted).
 func (p *Plugin) directValues(stmt *gorm.Statement, pl *modelPlan, set clause.Set) (reflect.Value, bool) {
 	s := pl.spec.Schema()
-	// Every added column set by value, no deprecated one set at all.
+	// Every added column set by value, no deprecated one set at all. (A
+	// column may be assigned twice, from a map naming it by column and by
+	// field: each counts once.)
+	seen := make([]bool, len(pl.transCols))
 	added := 0
 	for _, a := range set {
 		t, ok := pl.trans[a.Column.Name]
@@ -98,7 +101,12 @@ func (p *Plugin) directValues(stmt *gorm.Statement, pl *modelPlan, set clause.Se
 		if t.Added != p.release {
 			return reflect.Value{}, false
 		}
-		added++
+		for i, c := range pl.transCols {
+			if c == t.Column && !seen[i] {
+				seen[i] = true
+				added++
+			}
+		}
 	}
 	if added != pl.addedCount {
 		return reflect.Value{}, false

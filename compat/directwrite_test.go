@@ -157,6 +157,26 @@ func TestFastWriteComparesWhatItKeeps(t *testing.T) {
 	})
 }
 
+// TestDirectWriteCountsColumnsOnce: a map update that names one added
+// column twice (by its Go name and its column name) and leaves the other
+// added column out does not set every added field: it is not written
+// directly (which would write family_name from an empty model) but read,
+// converted and written.
+func TestDirectWriteCountsColumnsOnce(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		_, ids := expandedWithThree(t, db) // Ada Lovelace, stamped 1.0
+		cur, _, readsDuring := countingReads(t, db)
+		n := readsDuring(func() error {
+			return cur.Model(&directCustomer{CustomerV2{ID: ids[0]}}).
+				Updates(map[string]any{"GivenName": "Augusta", "given_name": "Augusta"}).Error
+		})
+		r := raw(t, db, ids[0])
+		if str(r.FamilyName) != "Lovelace" || str(r.Name) != "Augusta Lovelace" {
+			t.Errorf("update of given_name only (reads %d): name %q given %q family %q", n, str(r.Name), str(r.GivenName), str(r.FamilyName))
+		}
+	})
+}
+
 // countingReads opens a *gorm.DB with the plugin of 2.0 for directCustomer
 // and returns it, the plugin, and a function that runs f and returns how
 // many queries of customers it sent. The counting callback is registered

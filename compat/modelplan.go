@@ -5,8 +5,8 @@ import (
 	"reflect"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/schema"
 	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
 
 	"github.com/tandemdb/tandem/model"
 	"github.com/tandemdb/tandem/versions"

@@ -38,13 +38,14 @@ type rawRow struct {
 	Name       *string
 	GivenName  *string
 	FamilyName *string
+	Email      *string
 	ObjVersion int64
 }
 
 func raw(t *testing.T, db *dbtest.DB, id uint) rawRow {
 	t.Helper()
 	var r rawRow
-	must(t, db.Gorm.Raw("SELECT name, given_name, family_name, obj_version FROM customers WHERE id = ?", id).Scan(&r).Error)
+	must(t, db.Gorm.Raw("SELECT name, given_name, family_name, email, obj_version FROM customers WHERE id = ?", id).Scan(&r).Error)
 	return r
 }
 

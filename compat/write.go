@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/callbacks"
@@ -63,8 +64,11 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 	}
 	st := p.begin(db, pl)
 	stmt := db.Statement
+	// Values from a struct of another type, which GORM maps onto the
+	// model's columns by name: the stamp cannot be set in it.
+	other := otherStructDest(stmt, pl)
 	if !pl.changes && len(pl.hiddenCols) == 0 {
-		stampColumn(stmt, st.snap.stamp)
+		p.stamp(db, st, other)
 		return
 	}
 	if hidden, cols := pl.hiddenIn(st.snap.mode); len(cols) > 0 {
@@ -74,7 +78,7 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 		}
 		stmt.Omits = append(append([]string(nil), stmt.Omits...), cols...)
 	}
-	full := len(stmt.Selects) == 1 && stmt.Selects[0] == "*"
+	full := !other && len(stmt.Selects) == 1 && stmt.Selects[0] == "*"
 	switch {
 	case !pl.changes || full:
 		if full && st.snap.mode == ModeDual && pl.spec.Downgrades {
@@ -83,7 +87,7 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 				return
 			}
 		}
-		stampColumn(stmt, st.snap.stamp)
+		p.stamp(db, st, other)
 	case !touchesTransitional(stmt, pl):
 		// The row keeps its shape and its stamp; but a row of a newer
 		// release may have a column the update sets derived by that
@@ -190,6 +194,46 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 	st.ownSet = true
 }
 
+// otherStructDest reports whether an update's values come from a struct of
+// another type than the model.
+func otherStructDest(stmt *gorm.Statement, pl *modelPlan) bool {
+	dv := reflect.ValueOf(stmt.Dest)
+	for dv.Kind() == reflect.Pointer && !dv.IsNil() {
+		dv = dv.Elem()
+	}
+	return dv.Kind() == reflect.Struct && dv.Type() != pl.spec.Schema().ModelType
+}
+
+// stamp makes an update write the stamp: into the update's values, or,
+// when they come from a struct of another type (which has no obj_version
+// field to set), as an assignment of its own in the SET clause the plugin
+// then builds.
+func (p *Plugin) stamp(db *gorm.DB, st *stmtState, other bool) {
+	stmt := db.Statement
+	if !other {
+		stampColumn(stmt, st.snap.stamp)
+		return
+	}
+	if _, ok := stmt.Clauses["SET"]; ok {
+		return // the caller's own SET clause: left as it is
+	}
+	set := callbacks.ConvertToAssignments(stmt)
+	if len(set) == 0 {
+		return
+	}
+	out := make(clause.Set, 0, len(set)+1)
+	for _, a := range set {
+		if a.Column.Name != model.StampColumn {
+			out = append(out, a)
+		}
+	}
+	stmt.AddClause(append(out, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: st.snap.stamp}))
+	st.ownSet = true
+	if rv := stmt.ReflectValue; rv.Kind() == reflect.Struct && rv.CanAddr() && rv.Type() == st.plan.spec.Schema().ModelType {
+		_ = st.plan.spec.Schema().LookUpField(model.StampColumn).Set(stmt.Context, rv, st.snap.stamp)
+	}
+}
+
 // stampNewerRows adds to a partial update that leaves the stamp alone a SET
 // of obj_version that lowers a newer release's stamp to this release's
 // and keeps any other (this release's own, marked or not, included): the
@@ -291,21 +335,26 @@ func hasPrimaryKey(stmt *gorm.Statement, pl *modelPlan) bool {
 
 // touchesTransitional reports whether an update writes a transitional column.
 func touchesTransitional(stmt *gorm.Statement, pl *modelPlan) bool {
-	switch m := stmt.Dest.(type) {
-	case map[string]any:
+	m, isMap := stmt.Dest.(map[string]any)
+	if pm, ok := stmt.Dest.(*map[string]any); ok && pm != nil {
+		m, isMap = *pm, true
+	}
+	if isMap {
 		for k := range m {
-			if _, ok := pl.trans[k]; ok {
+			if _, ok := pl.trans[unqualified(k)]; ok {
 				return true
 			}
 		}
 		return false
 	}
+	all := false
 	for _, s := range stmt.Selects {
-		if _, ok := pl.trans[s]; ok {
+		if _, ok := pl.trans[unqualified(s)]; ok {
 			return true
 		}
+		all = all || s == "*"
 	}
-	if len(stmt.Selects) > 0 {
+	if len(stmt.Selects) > 0 && !all {
 		return false
 	}
 	dv := reflect.ValueOf(stmt.Dest)
@@ -330,12 +379,21 @@ func touchesTransitional(stmt *gorm.Statement, pl *modelPlan) bool {
 	}
 	for _, col := range pl.transCols {
 		if f := s.LookUpField(col); f != nil {
-			if _, zero := f.ValueOf(stmt.Context, dv); !zero {
-				return true
+			if _, zero := f.ValueOf(stmt.Context, dv); !zero || all {
+				return true // Select("*") writes zero values too
 			}
 		}
 	}
 	return false
+}
+
+// unqualified strips a table name from a column name ("customers.name"),
+// as GORM does for the names in Select and in update maps.
+func unqualified(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		return name[i+1:]
+	}
+	return name
 }
 
 // stampColumn writes the stamp into the statement's values and makes sure

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -112,7 +113,19 @@ func (r *Runner) SetState(ctx context.Context, rel versions.Version, to versions
 			}
 		}
 		if to == versions.StateExpanded && from == versions.StateContractReady {
-			// A flip back: 1.x writers will be let in again.
+			// A flip back: 1.x writers will be let in again. Not once a newer
+			// release is expanded: its instances do not write this release's
+			// deprecated columns, and no refill covers their rows.
+			var newer []versions.Version
+			for other, st := range v.states {
+				if rel.Less(other) && (st == versions.StateExpanded || st == versions.StateContractReady || st == versions.StateContracted) {
+					newer = append(newer, other)
+				}
+			}
+			if len(newer) > 0 {
+				sort.Slice(newer, func(i, j int) bool { return newer[i].Less(newer[j]) })
+				return &FlipBackRefusal{Release: rel, Newer: newer}
+			}
 			tables, err := r.tablesOn(ctx, db)
 			if err != nil {
 				return err
@@ -124,6 +137,26 @@ func (r *Runner) SetState(ctx context.Context, rel versions.Version, to versions
 		return store.Transition(ctx, db, rel, to, "by flag set")
 	})
 }
+
+// FlipBackRefusal refuses to flip a release back to L(m) once a newer
+// release is expanded. It matches ErrGateRefused (exit code 7).
+type FlipBackRefusal struct {
+	Release versions.Version
+	Newer   []versions.Version // expanded or beyond
+}
+
+// Error implements error.
+func (e *FlipBackRefusal) Error() string {
+	names := make([]string, len(e.Newer))
+	for i, n := range e.Newer {
+		names[i] = n.String()
+	}
+	return fmt.Sprintf("migrations: %s cannot be flipped back to migrating: %s is expanded, and its instances do not write %s's deprecated columns, so the older release could not safely run again; hint: a flip back is possible only before a newer release's expand: fix forward in a newer release instead",
+		e.Release, strings.Join(names, ", "), e.Release)
+}
+
+// Is makes errors.Is(err, ErrGateRefused) true.
+func (e *FlipBackRefusal) Is(target error) bool { return target == ErrGateRefused }
 
 // FlagRefusal refuses to set the ready-for-contract flag and lists every
 // reason at once. It matches ErrGateRefused (exit code 7).

@@ -440,3 +440,39 @@ func TestContractRaceStaleWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestFlipBackRefusedAfterNewerExpand: once a newer release is expanded,
+// 2.0 cannot be flipped back to migrating: the newer release's instances do
+// not write 2.0's deprecated columns, and no refill covers their rows, so
+// 1.0 could not safely run again. The refusal is a gate refusal (exit code
+// 7) naming the newer release, and 2.0 stays contract-ready. A newer
+// release whose expand is still running does not block it.
+func TestFlipBackRefusedAfterNewerExpand(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := t.Context()
+		r := readyPeople(t, db)
+		rel30 := versions.MustParse("3.0")
+		if err := store.ForceState(ctx, db.Gorm, rel30, versions.StateExpanded, "test setup"); err != nil {
+			t.Fatal(err)
+		}
+		err := r.SetState(ctx, rel20, versions.StateExpanded)
+		var refusal *migrations.FlipBackRefusal
+		if !errors.Is(err, migrations.ErrGateRefused) || !errors.As(err, &refusal) || len(refusal.Newer) != 1 || refusal.Newer[0] != rel30 {
+			t.Fatalf("flip back with 3.0 expanded: %v", err)
+		}
+		wantEqual(t, "exit code", migrations.ExitCode(err), migrations.ExitBlocked)
+		if st, err := store.State(ctx, db.Gorm, rel20); err != nil || st != versions.StateContractReady {
+			t.Errorf("2.0 after the refusal: %s, %v", st, err)
+		}
+
+		if err := store.ForceState(ctx, db.Gorm, rel30, versions.StateExpanding, "test setup"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.SetState(ctx, rel20, versions.StateExpanded); err != nil {
+			t.Fatalf("flip back with 3.0 still expanding: %v", err)
+		}
+		if st, err := store.State(ctx, db.Gorm, rel20); err != nil || st != versions.StateExpanded {
+			t.Errorf("2.0 after the flip back: %s, %v", st, err)
+		}
+	})
+}

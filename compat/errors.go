@@ -15,9 +15,11 @@ var (
 	ErrTooOld = errors.New("compat: this binary is too old for this database")
 	// ErrDeprecatedField: a deprecated column was named while it is hidden.
 	ErrDeprecatedField = errors.New("compat: deprecated field used after the ready-for-contract flag")
-	// ErrUnconvertibleUpdate: a partial update of transitional columns
-	// without a primary key to read the rest of the row by.
-	ErrUnconvertibleUpdate = errors.New("compat: update of transitional columns needs the row's primary key")
+	// ErrUnconvertibleUpdate: a partial update of transitional columns that
+	// the converters cannot follow: no primary key to read the rest of the
+	// row by, a value set by an SQL expression, or a map key that names the
+	// column's table. Its message says which.
+	ErrUnconvertibleUpdate = errors.New("compat: this update of transitional columns cannot be converted")
 )
 
 // GuardError is returned by Initialize when the start-up guard refuses this

@@ -1,7 +1,9 @@
 package compat_test
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/tandemdb/tandem/compat"
@@ -174,6 +176,60 @@ func TestQualifiedSelect(t *testing.T) {
 		r := raw(t, db, ids[0])
 		if str(r.Name) != "Ada Byron" {
 			t.Errorf("Select(customers.family_name): name %q given %q family %q stamp %d", str(r.Name), str(r.GivenName), str(r.FamilyName), r.ObjVersion)
+		}
+	})
+}
+
+// TestPointerMapOnStampPath: plain GORM accepts Updates(&map). On the
+// path that only stamps (a model that changes nothing in the release) the
+// plugin's stamp goes into the map, not through GORM's SetColumn, which
+// does not take a pointer to a map (the update failed).
+func TestPointerMapOnStampPath(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		old, ids := expandedWithThree(t, db) // 1.0 plugin: CustomerV1 changes nothing in 1.0
+		m := map[string]any{"email": "grace@navy.mil"}
+		err := old.Model(&CustomerV1{ID: ids[1]}).Updates(&m).Error
+		if r := raw(t, db, ids[1]); err != nil || str(r.Email) != "grace@navy.mil" || r.ObjVersion != v1.Stamp() {
+			t.Errorf("1.0 Updates(&map): err %v, email %q stamp %d", err, str(r.Email), r.ObjVersion)
+		}
+	})
+}
+
+// TestSelectStarMap: Select("*").Updates(map) writes only the map's keys,
+// so it is a partial update, converted as such, not a Save of the caller's
+// model (which left a 1.0 row stamped 2.0 with a stale Name).
+func TestSelectStarMap(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		_, ids := expandedWithThree(t, db)
+		cur, _ := plugged(t, db, v2, compat.WithModels(&CustomerV2{}), compat.WithoutListen())
+		err := cur.Model(&CustomerV2{ID: ids[0]}).Select("*").Updates(map[string]any{"family_name": "Byron"}).Error
+		r := raw(t, db, ids[0])
+		if err != nil || str(r.Name) != "Ada Byron" || str(r.GivenName) != "Ada" {
+			t.Errorf("Select(*).Updates(map): err %v, name %q given %q family %q stamp %d", err, str(r.Name), str(r.GivenName), str(r.FamilyName), r.ObjVersion)
+		}
+	})
+}
+
+// TestQualifiedMapKey: GORM writes a table-qualified map key as it is
+// ("customers.family_name"; MySQL accepts it, PostgreSQL and SQLite do
+// not), so the converters would not see the value, and on MySQL the
+// converted family_name written after it would win. The plugin refuses
+// such an update with ErrUnconvertibleUpdate, before any SQL: the row is
+// as it was.
+func TestQualifiedMapKey(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		_, ids := expandedWithThree(t, db)
+		cur, _ := plugged(t, db, v2, compat.WithModels(&CustomerV2{}), compat.WithoutListen())
+		before := raw(t, db, ids[0])
+		err := cur.Model(&CustomerV2{ID: ids[0]}).Updates(map[string]any{"customers.family_name": "Byron"}).Error
+		if !errors.Is(err, compat.ErrUnconvertibleUpdate) || !strings.Contains(err.Error(), `"family_name"`) {
+			t.Errorf("Updates(map{customers.family_name}): %v, want ErrUnconvertibleUpdate naming family_name", err)
+		}
+		show := func(r rawRow) string {
+			return fmt.Sprintf("name %s given %s family %s email %s stamp %d", str(r.Name), str(r.GivenName), str(r.FamilyName), str(r.Email), r.ObjVersion)
+		}
+		if after := raw(t, db, ids[0]); show(after) != show(before) {
+			t.Errorf("row changed by a refused update: %s, was %s", show(after), show(before))
 		}
 	})
 }

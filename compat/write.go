@@ -78,7 +78,15 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 		}
 		stmt.Omits = append(append([]string(nil), stmt.Omits...), cols...)
 	}
-	full := !other && len(stmt.Selects) == 1 && stmt.Selects[0] == "*"
+	_, isMap := stmt.Dest.(map[string]any)
+	if _, ok := stmt.Dest.(*map[string]any); ok {
+		isMap = true
+	}
+	if err := qualifiedMapKey(stmt, pl); err != nil {
+		_ = db.AddError(err)
+		return
+	}
+	full := !other && !isMap && len(stmt.Selects) == 1 && stmt.Selects[0] == "*"
 	switch {
 	case !pl.changes || full:
 		if full && st.snap.mode == ModeDual && pl.spec.Downgrades {
@@ -194,6 +202,29 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 	st.ownSet = true
 }
 
+// qualifiedMapKey refuses an update map that names a transitional column
+// with its table ("customers.family_name"): GORM writes such a key as it
+// is, so the converters would not see the value (and MySQL would write it
+// under the column's plain name after the converted one).
+func qualifiedMapKey(stmt *gorm.Statement, pl *modelPlan) error {
+	m, ok := stmt.Dest.(map[string]any)
+	if pm, isPtr := stmt.Dest.(*map[string]any); isPtr && pm != nil {
+		m, ok = *pm, true
+	}
+	if !ok {
+		return nil
+	}
+	for k := range m {
+		if u := unqualified(k); u != k {
+			if _, t := pl.trans[u]; t {
+				return fmt.Errorf("%w: %s.%s is set by the map key %q, which names its table: name the column alone (%q)",
+					ErrUnconvertibleUpdate, pl.spec.Model, pl.trans[u].Name, k, u)
+			}
+		}
+	}
+	return nil
+}
+
 // otherStructDest reports whether an update's values come from a struct of
 // another type than the model.
 func otherStructDest(stmt *gorm.Statement, pl *modelPlan) bool {
@@ -210,6 +241,13 @@ func otherStructDest(stmt *gorm.Statement, pl *modelPlan) bool {
 // then builds.
 func (p *Plugin) stamp(db *gorm.DB, st *stmtState, other bool) {
 	stmt := db.Statement
+	if pm, ok := stmt.Dest.(*map[string]any); ok && pm != nil && *pm != nil {
+		// GORM's SetColumn knows maps, not pointers to them.
+		stmt.Dest = *pm
+		stampColumn(stmt, st.snap.stamp)
+		stmt.Dest = pm
+		return
+	}
 	if !other {
 		stampColumn(stmt, st.snap.stamp)
 		return
@@ -388,7 +426,8 @@ func touchesTransitional(stmt *gorm.Statement, pl *modelPlan) bool {
 }
 
 // unqualified strips a table name from a column name ("customers.name"),
-// as GORM does for the names in Select and in update maps.
+// as GORM does for the names in Select (an update map's keys it writes as
+// they are: see qualifiedMapKey).
 func unqualified(name string) string {
 	if i := strings.LastIndexByte(name, '.'); i >= 0 {
 		return name[i+1:]

@@ -114,17 +114,22 @@ func (r *Runner) SetState(ctx context.Context, rel versions.Version, to versions
 		}
 		if to == versions.StateExpanded && from == versions.StateContractReady {
 			// A flip back: 1.x writers will be let in again. Not once a newer
-			// release is expanded: its instances do not write this release's
-			// deprecated columns, and no refill covers their rows.
+			// release's expand has begun: its instances do not write this
+			// release's deprecated columns, and no refill covers their rows
+			// (an interrupted expand would be completed later).
 			var newer []versions.Version
 			for other, st := range v.states {
-				if rel.Less(other) && (st == versions.StateExpanded || st == versions.StateContractReady || st == versions.StateContracted) {
+				if rel.Less(other) && st != versions.StatePending {
 					newer = append(newer, other)
 				}
 			}
 			if len(newer) > 0 {
 				sort.Slice(newer, func(i, j int) bool { return newer[i].Less(newer[j]) })
-				return &FlipBackRefusal{Release: rel, Newer: newer}
+				states := make([]versions.State, len(newer))
+				for i, n := range newer {
+					states[i] = v.states[n]
+				}
+				return &FlipBackRefusal{Release: rel, Newer: newer, States: states}
 			}
 			tables, err := r.tablesOn(ctx, db)
 			if err != nil {
@@ -139,19 +144,20 @@ func (r *Runner) SetState(ctx context.Context, rel versions.Version, to versions
 }
 
 // FlipBackRefusal refuses to flip a release back to L(m) once a newer
-// release is expanded. It matches ErrGateRefused (exit code 7).
+// release's expand has begun. It matches ErrGateRefused (exit code 7).
 type FlipBackRefusal struct {
 	Release versions.Version
-	Newer   []versions.Version // expanded or beyond
+	Newer   []versions.Version // expanding or beyond
+	States  []versions.State   // of Newer, in order
 }
 
 // Error implements error.
 func (e *FlipBackRefusal) Error() string {
 	names := make([]string, len(e.Newer))
 	for i, n := range e.Newer {
-		names[i] = n.String()
+		names[i] = n.String() + " (" + string(e.States[i]) + ")"
 	}
-	return fmt.Sprintf("migrations: %s cannot be flipped back to migrating: %s is expanded, and its instances do not write %s's deprecated columns, so the older release could not safely run again; hint: a flip back is possible only before a newer release's expand: fix forward in a newer release instead",
+	return fmt.Sprintf("migrations: %s cannot be flipped back to migrating: newer releases have begun their expand: %s; their instances do not write %s's deprecated columns, so the older release could not safely run again\nhint: a flip back is possible only before a newer release's expand; fix forward in a newer release instead",
 		e.Release, strings.Join(names, ", "), e.Release)
 }
 

@@ -445,8 +445,9 @@ func TestContractRaceStaleWrite(t *testing.T) {
 // 2.0 cannot be flipped back to migrating: the newer release's instances do
 // not write 2.0's deprecated columns, and no refill covers their rows, so
 // 1.0 could not safely run again. The refusal is a gate refusal (exit code
-// 7) naming the newer release, and 2.0 stays contract-ready. A newer
-// release whose expand is still running does not block it.
+// 7) naming the newer release, and 2.0 stays contract-ready. So is it
+// while the newer release's expand is under way (it would be completed
+// later); a newer release still pending does not block it.
 func TestFlipBackRefusedAfterNewerExpand(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := t.Context()
@@ -468,8 +469,14 @@ func TestFlipBackRefusedAfterNewerExpand(t *testing.T) {
 		if err := store.ForceState(ctx, db.Gorm, rel30, versions.StateExpanding, "test setup"); err != nil {
 			t.Fatal(err)
 		}
+		if err := r.SetState(ctx, rel20, versions.StateExpanded); !errors.As(err, &refusal) {
+			t.Fatalf("flip back with 3.0 expanding: %v", err)
+		}
+		if err := store.ForceState(ctx, db.Gorm, rel30, versions.StatePending, "test setup"); err != nil {
+			t.Fatal(err)
+		}
 		if err := r.SetState(ctx, rel20, versions.StateExpanded); err != nil {
-			t.Fatalf("flip back with 3.0 still expanding: %v", err)
+			t.Fatalf("flip back with 3.0 pending: %v", err)
 		}
 		if st, err := store.State(ctx, db.Gorm, rel20); err != nil || st != versions.StateExpanded {
 			t.Errorf("2.0 after the flip back: %s, %v", st, err)

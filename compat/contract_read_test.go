@@ -1,14 +1,12 @@
 package compat_test
 
 import (
-	"context"
 	"testing"
 
 	"gorm.io/gorm"
 
 	"github.com/tandemdb/tandem/compat"
 	"github.com/tandemdb/tandem/internal/dbtest"
-	"github.com/tandemdb/tandem/internal/store"
 	"github.com/tandemdb/tandem/model"
 	"github.com/tandemdb/tandem/versions"
 )
@@ -34,13 +32,8 @@ func (customerV3) TableName() string { return "customers" }
 // the plugin lists the model's columns instead.
 func TestReadsAcrossContract(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
-		ctx := context.Background()
 		v3 := versions.MustParse("3.0")
-		must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
-		must(t, store.Ensure(ctx, db.Gorm))
-		must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
-		must(t, store.ForceState(ctx, db.Gorm, v2, versions.StateContractReady, "test setup"))
-		must(t, store.ForceState(ctx, db.Gorm, v3, versions.StateExpanded, "test setup"))
+		customersAt(t, db, relState{v1, versions.StateContracted}, relState{v2, versions.StateContractReady}, relState{v3, versions.StateExpanded})
 		g, _ := plugged(t, db, v3, compat.WithModels(&customerV3{}), compat.WithoutListen())
 		c := customerV3{GivenName: "Ada", FamilyName: "Lovelace", Email: "ada@example.com"}
 		must(t, g.Create(&c).Error)

@@ -1,14 +1,12 @@
 package compat_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/tandemdb/tandem/compat"
 	"github.com/tandemdb/tandem/internal/dbtest"
-	"github.com/tandemdb/tandem/internal/store"
 	"github.com/tandemdb/tandem/versions"
 )
 
@@ -26,15 +24,12 @@ func TestFlipBackKeepsMarker(t *testing.T) { flipBackKeepsMarker(t, false) }
 
 func flipBackKeepsMarker(t *testing.T, withV3 bool) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
-		ctx := context.Background()
 		v3 := versions.MustParse("3.0")
-		must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
-		must(t, store.Ensure(ctx, db.Gorm))
-		must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
-		must(t, store.ForceState(ctx, db.Gorm, v2, versions.StateContractReady, "test setup"))
+		states := []relState{{v1, versions.StateContracted}, {v2, versions.StateContractReady}}
 		if withV3 {
-			must(t, store.ForceState(ctx, db.Gorm, v3, versions.StateExpanded, "test setup"))
+			states = append(states, relState{v3, versions.StateExpanded})
 		}
+		customersAt(t, db, states...)
 		cur, p2 := plugged(t, db, v2, compat.WithModels(&CustomerV2{}), compat.WithoutListen(), compat.WithPollInterval(50*time.Millisecond))
 
 		c := CustomerV2{GivenName: "Ada", FamilyName: "Lovelace", Email: "ada@example.com"}

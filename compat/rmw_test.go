@@ -172,9 +172,23 @@ func TestOlderBinaryRestampsNewerRows(t *testing.T) {
 // of a 2.0 expand over a contracted 1.0.
 func v2ExpandedOverV1(t *testing.T, db *dbtest.DB) {
 	t.Helper()
+	customersAt(t, db, relState{v1, versions.StateContracted}, relState{v2, versions.StateExpanded})
+}
+
+// relState is a release and the state a test puts it in.
+type relState struct {
+	rel   versions.Version
+	state versions.State
+}
+
+// customersAt makes the customers table of 2.0 and forces the release
+// states given.
+func customersAt(t *testing.T, db *dbtest.DB, states ...relState) {
+	t.Helper()
 	ctx := context.Background()
 	must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
 	must(t, store.Ensure(ctx, db.Gorm))
-	must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
-	must(t, store.ForceState(ctx, db.Gorm, v2, versions.StateExpanded, "test setup"))
+	for _, s := range states {
+		must(t, store.ForceState(ctx, db.Gorm, s.rel, s.state, "test setup"))
+	}
 }

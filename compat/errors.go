@@ -29,7 +29,11 @@ type GuardError struct {
 	Other   versions.Version // the newer release, for ErrTooOld
 	State   versions.State   // the state that made the guard refuse
 	Table   string           // for ErrRefillPending: a table with rows to refill
-	Err     error
+	// Next, for ErrTooOld when Other is not the next release after this
+	// one: the release in between, whose deprecated columns Other's
+	// instances do not write.
+	Next versions.Version
+	Err  error
 }
 
 // Error implements error.
@@ -37,6 +41,10 @@ func (e *GuardError) Error() string {
 	if errors.Is(e.Err, ErrRefillPending) {
 		return fmt.Sprintf("compat: release %s cannot start: release %s was flipped back, and rows it wrote in %s(c) (table %s) still lack the values release %s reads\nhint: run 'tandem migrate --release %s' to refill them, then start this binary",
 			e.Release, e.Other, e.Other, e.Table, e.Release, e.Other)
+	}
+	if errors.Is(e.Err, ErrTooOld) && !e.Next.IsZero() {
+		return fmt.Sprintf("compat: release %s cannot start: release %s is %s, and its instances do not write the columns release %s deprecates, which this binary reads (this binary is too old for this database)\nhint: deploy release %s or later",
+			e.Release, e.Other, e.State, e.Next, e.Next)
 	}
 	if errors.Is(e.Err, ErrTooOld) {
 		return fmt.Sprintf("compat: release %s cannot start: release %s is %s, so its deprecated columns may be gone (this binary is too old for this database)\nhint: deploy release %s or later; to go back, flip %s back with 'tandem flag set --release %s migrating' before its contract",

@@ -19,6 +19,24 @@ func (p *Plugin) guard(states map[versions.Version]versions.State) error {
 			return &GuardError{Release: p.release, Other: r, State: s, Err: ErrTooOld}
 		}
 	}
+	// Two releases ahead: the instances of a release beyond the next one do
+	// not write the columns the next one deprecates (to them those are
+	// gone), which this binary still reads.
+	var next versions.Version
+	for r := range states {
+		if p.release.Less(r) && (next.IsZero() || r.Less(next)) {
+			next = r
+		}
+	}
+	var beyond versions.Version
+	for r, s := range states {
+		if !next.IsZero() && next.Less(r) && s == versions.StateExpanded && (beyond.IsZero() || r.Less(beyond)) {
+			beyond = r
+		}
+	}
+	if !beyond.IsZero() {
+		return &GuardError{Release: p.release, Other: beyond, Next: next, State: versions.StateExpanded, Err: ErrTooOld}
+	}
 	switch s := p.effectiveState(states); s {
 	case versions.StatePending, versions.StateExpanding:
 		return &GuardError{Release: p.release, State: s, Err: ErrExpandNotApplied}

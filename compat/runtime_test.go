@@ -53,6 +53,13 @@ func TestStartupGuard(t *testing.T) {
 			}
 		})
 
+		t.Run("a contracted release runs in L(c)", func(t *testing.T) {
+			_, p := plugged(t, db, versions.MustParse("1.0"))
+			if p.Mode() != compat.ModeContract {
+				t.Errorf("1.0 (contracted) runs in %s", p.Mode())
+			}
+		})
+
 		t.Run("waits for the expand", func(t *testing.T) {
 			r := versions.MustParse("3.0")
 			p := compat.New(r, compat.WithModels(&CustomerV3{}), compat.WithStartTimeout(30*time.Second), compat.WithPollInterval(20*time.Millisecond))
@@ -98,13 +105,26 @@ func TestStartupGuard(t *testing.T) {
 		})
 
 		t.Run("a patch release without schema changes starts", func(t *testing.T) {
-			_, p := plugged(t, db, versions.MustParse("1.0"))
-			if p.Mode() != compat.ModeContract {
-				t.Errorf("1.0 (contracted) runs in %s", p.Mode())
-			}
 			err := db.Open(t).Use(compat.New(versions.MustParse("2.0.1")))
 			if err != nil {
 				t.Errorf("2.0.1 without schema changes: %v", err)
+			}
+		})
+
+		// 3.0 is expanded now, 2.0 still in L(m): 3.0's instances do not
+		// write the columns 2.0 deprecates, which 1.0 reads.
+		t.Run("two releases ahead", func(t *testing.T) {
+			err := db.Open(t).Use(compat.New(v1))
+			var ge *compat.GuardError
+			if !errors.As(err, &ge) || !errors.Is(err, compat.ErrTooOld) || ge.Other != versions.MustParse("3.0") || ge.Next != v2 {
+				t.Fatalf("Initialize of 1.0 with 3.0 expanded = %v", err)
+			}
+			if !strings.Contains(err.Error(), "deploy release 2.0 or later") {
+				t.Errorf("message: %v", err)
+			}
+			_, p2 := plugged(t, db, v2)
+			if p2.Mode() != compat.ModeDual {
+				t.Errorf("2.0 with 3.0 expanded runs in %s", p2.Mode())
 			}
 		})
 	})

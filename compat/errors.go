@@ -47,7 +47,7 @@ func (e *GuardError) Error() string {
 			e.Release, e.Other, e.State, e.Next, e.Next)
 	}
 	if errors.Is(e.Err, ErrTooOld) {
-		return fmt.Sprintf("compat: release %s cannot start: release %s is %s, so its deprecated columns may be gone (this binary is too old for this database)\nhint: deploy release %s or later; to go back, flip %s back with 'tandem flag set --release %s migrating' before its contract",
+		return fmt.Sprintf("compat: release %s cannot start: release %s is %s, so its deprecated columns may be gone (this binary is too old for this database)\nhint: deploy release %s or later; to go back, flip %s back with 'tandem flag set --release %s migrating' before its contract (possible while no newer release's expand has begun)",
 			e.Release, e.Other, e.State, e.Other, e.Other, e.Other)
 	}
 	return fmt.Sprintf("compat: release %s cannot start: its expand is not applied (state %s)\nhint: run 'tandem expand --release %s' first, or start with compat.WithStartTimeout to wait for it",

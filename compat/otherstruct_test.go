@@ -210,26 +210,28 @@ func TestSelectStarMap(t *testing.T) {
 	})
 }
 
-// TestQualifiedMapKey: GORM writes a table-qualified map key as it is
-// ("customers.family_name"; MySQL accepts it, PostgreSQL and SQLite do
-// not), so the converters would not see the value, and on MySQL the
-// converted family_name written after it would win. The plugin refuses
-// such an update with ErrUnconvertibleUpdate, before any SQL: the row is
-// as it was.
+// TestQualifiedMapKey: GORM writes a map key that names a transitional
+// column with its table ("customers.family_name") or in other letter case
+// ("Family_Name") as it is, so the converters would not see the value, and
+// MySQL or SQLite would write it next to the converted family_name. The
+// plugin refuses such an update with ErrUnconvertibleUpdate, before any
+// SQL: the row is as it was.
 func TestQualifiedMapKey(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		_, ids := expandedWithThree(t, db)
 		cur, _ := plugged(t, db, v2, compat.WithModels(&CustomerV2{}), compat.WithoutListen())
-		before := raw(t, db, ids[0])
-		err := cur.Model(&CustomerV2{ID: ids[0]}).Updates(map[string]any{"customers.family_name": "Byron"}).Error
-		if !errors.Is(err, compat.ErrUnconvertibleUpdate) || !strings.Contains(err.Error(), `"family_name"`) {
-			t.Errorf("Updates(map{customers.family_name}): %v, want ErrUnconvertibleUpdate naming family_name", err)
-		}
 		show := func(r rawRow) string {
 			return fmt.Sprintf("name %s given %s family %s email %s stamp %d", str(r.Name), str(r.GivenName), str(r.FamilyName), str(r.Email), r.ObjVersion)
 		}
-		if after := raw(t, db, ids[0]); show(after) != show(before) {
-			t.Errorf("row changed by a refused update: %s, was %s", show(after), show(before))
+		before := raw(t, db, ids[0])
+		for _, key := range []string{"customers.family_name", "Family_Name", "FAMILYNAME"} {
+			err := cur.Model(&CustomerV2{ID: ids[0]}).Updates(map[string]any{key: "Byron"}).Error
+			if !errors.Is(err, compat.ErrUnconvertibleUpdate) || !strings.Contains(err.Error(), `"family_name"`) {
+				t.Errorf("Updates(map{%s}): %v, want ErrUnconvertibleUpdate naming family_name", key, err)
+			}
+			if after := raw(t, db, ids[0]); show(after) != show(before) {
+				t.Errorf("row changed by a refused update (%s): %s, was %s", key, show(after), show(before))
+			}
 		}
 	})
 }

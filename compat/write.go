@@ -203,9 +203,11 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 }
 
 // qualifiedMapKey refuses an update map that names a transitional column
-// with its table ("customers.family_name"): GORM writes such a key as it
-// is, so the converters would not see the value (and MySQL would write it
-// under the column's plain name after the converted one).
+// in another spelling than the model's column or field name: with its
+// table ("customers.family_name") or in other letter case ("Family_Name").
+// GORM writes such a key as it is, so the converters would not see the
+// value (and MySQL or SQLite, which match column names without regard to
+// case or take the qualifier, would write it next to the converted one).
 func qualifiedMapKey(stmt *gorm.Statement, pl *modelPlan) error {
 	m, ok := stmt.Dest.(map[string]any)
 	if pm, isPtr := stmt.Dest.(*map[string]any); isPtr && pm != nil {
@@ -215,10 +217,14 @@ func qualifiedMapKey(stmt *gorm.Statement, pl *modelPlan) error {
 		return nil
 	}
 	for k := range m {
-		if u := unqualified(k); u != k {
-			if _, t := pl.trans[u]; t {
-				return fmt.Errorf("%w: %s.%s is set by the map key %q, which names its table: name the column alone (%q)",
-					ErrUnconvertibleUpdate, pl.spec.Model, pl.trans[u].Name, k, u)
+		if _, exact := pl.trans[k]; exact {
+			continue
+		}
+		u := unqualified(k)
+		for _, f := range pl.trans {
+			if strings.EqualFold(u, f.Column) || strings.EqualFold(u, f.Name) {
+				return fmt.Errorf("%w: %s.%s is set by the map key %q: name the column as the model does (%q)",
+					ErrUnconvertibleUpdate, pl.spec.Model, f.Name, k, f.Column)
 			}
 		}
 	}

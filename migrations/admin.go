@@ -155,9 +155,12 @@ type FlipBackRefusal struct {
 func (e *FlipBackRefusal) Error() string {
 	names := make([]string, len(e.Newer))
 	for i, n := range e.Newer {
-		names[i] = n.String() + " (" + string(e.States[i]) + ")"
+		names[i] = n.String()
+		if i < len(e.States) {
+			names[i] += " (" + string(e.States[i]) + ")"
+		}
 	}
-	return fmt.Sprintf("migrations: %s cannot be flipped back to migrating: newer releases have begun their expand: %s; their instances do not write %s's deprecated columns, so the older release could not safely run again\nhint: a flip back is possible only before a newer release's expand; fix forward in a newer release instead",
+	return fmt.Sprintf("migrations: %s cannot be flipped back to migrating: the expand of a newer release has begun: %s; that release's instances do not write %s's deprecated columns, so the older release could not safely run again\nhint: a flip back is possible only before a newer release's expand begins; fix forward in a newer release instead",
 		e.Release, strings.Join(names, ", "), e.Release)
 }
 

@@ -78,10 +78,7 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 		}
 		stmt.Omits = append(append([]string(nil), stmt.Omits...), cols...)
 	}
-	_, isMap := stmt.Dest.(map[string]any)
-	if _, ok := stmt.Dest.(*map[string]any); ok {
-		isMap = true
-	}
+	_, isMap := updateMap(stmt)
 	if err := qualifiedMapKey(stmt, pl); err != nil {
 		_ = db.AddError(err)
 		return
@@ -209,13 +206,7 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 // value (and MySQL or SQLite, which match column names without regard to
 // case or take the qualifier, would write it next to the converted one).
 func qualifiedMapKey(stmt *gorm.Statement, pl *modelPlan) error {
-	m, ok := stmt.Dest.(map[string]any)
-	if pm, isPtr := stmt.Dest.(*map[string]any); isPtr && pm != nil {
-		m, ok = *pm, true
-	}
-	if !ok {
-		return nil
-	}
+	m, _ := updateMap(stmt)
 	for k := range m {
 		if _, exact := pl.trans[k]; exact {
 			continue
@@ -229,6 +220,16 @@ func qualifiedMapKey(stmt *gorm.Statement, pl *modelPlan) error {
 		}
 	}
 	return nil
+}
+
+// updateMap returns the map an update's values come from, a pointer to one
+// followed, and whether they come from one.
+func updateMap(stmt *gorm.Statement) (map[string]any, bool) {
+	if pm, ok := stmt.Dest.(*map[string]any); ok && pm != nil {
+		return *pm, true
+	}
+	m, ok := stmt.Dest.(map[string]any)
+	return m, ok
 }
 
 // otherStructDest reports whether an update's values come from a struct of
@@ -258,24 +259,38 @@ func (p *Plugin) stamp(db *gorm.DB, st *stmtState, other bool) {
 		stampColumn(stmt, st.snap.stamp)
 		return
 	}
+	if !setWithStamp(stmt, st, st.snap.stamp, false) {
+		return
+	}
+	if rv := stmt.ReflectValue; rv.Kind() == reflect.Struct && rv.CanAddr() && rv.Type() == st.plan.spec.Schema().ModelType {
+		_ = st.plan.spec.Schema().LookUpField(model.StampColumn).Set(stmt.Context, rv, st.snap.stamp)
+	}
+}
+
+// setWithStamp takes over the update's SET clause: the update's own
+// assignments, as GORM would build them, and obj_version set to value. A
+// stamp the update assigns itself is replaced, or, with callerWins, kept
+// instead of value. It does nothing, and reports false, when the caller
+// gave a SET clause of its own (left as it is) or there is nothing to set.
+func setWithStamp(stmt *gorm.Statement, st *stmtState, value any, callerWins bool) bool {
 	if _, ok := stmt.Clauses["SET"]; ok {
-		return // the caller's own SET clause: left as it is
+		return false
 	}
 	set := callbacks.ConvertToAssignments(stmt)
 	if len(set) == 0 {
-		return
+		return false
 	}
 	out := make(clause.Set, 0, len(set)+1)
 	for _, a := range set {
 		if a.Column.Name != model.StampColumn {
 			out = append(out, a)
+		} else if callerWins {
+			value = a.Value
 		}
 	}
-	stmt.AddClause(append(out, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: st.snap.stamp}))
+	stmt.AddClause(append(out, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: value}))
 	st.ownSet = true
-	if rv := stmt.ReflectValue; rv.Kind() == reflect.Struct && rv.CanAddr() && rv.Type() == st.plan.spec.Schema().ModelType {
-		_ = st.plan.spec.Schema().LookUpField(model.StampColumn).Set(stmt.Context, rv, st.snap.stamp)
-	}
+	return true
 }
 
 // stampNewerRows adds to a partial update that leaves the stamp alone a SET
@@ -284,27 +299,11 @@ func (p *Plugin) stamp(db *gorm.DB, st *stmtState, other bool) {
 // newer release reads such a row as one it must upgrade again, from the
 // columns this update wrote.
 func (p *Plugin) stampNewerRows(db *gorm.DB, pl *modelPlan, st *stmtState) {
-	stmt := db.Statement
-	if _, ok := stmt.Clauses["SET"]; ok {
-		return // the caller's own SET clause: left as it is
-	}
-	set := callbacks.ConvertToAssignments(stmt)
-	if len(set) == 0 {
-		return
-	}
-	st.ownSet = true
-	for _, a := range set {
-		if a.Column.Name == model.StampColumn {
-			stmt.AddClause(set) // the caller writes the stamp itself
-			return
-		}
-	}
 	// Above this release's marked stamp, the newest it writes, starts the
 	// next release; the marker itself is kept (a flip back refills those
-	// rows).
+	// rows). A stamp the caller writes itself wins.
 	col := clause.Column{Table: clause.CurrentTable, Name: model.StampColumn}
-	stmt.AddClause(append(set, clause.Assignment{Column: clause.Column{Name: model.StampColumn},
-		Value: clause.Expr{SQL: "CASE WHEN ? > ? THEN ? ELSE ? END", Vars: []any{col, p.release.MarkedStamp(), st.snap.stamp, col}}}))
+	setWithStamp(db.Statement, st, clause.Expr{SQL: "CASE WHEN ? > ? THEN ? ELSE ? END", Vars: []any{col, p.release.MarkedStamp(), st.snap.stamp, col}}, true)
 }
 
 // inTransaction makes sure that the read and the write of a
@@ -379,11 +378,7 @@ func hasPrimaryKey(stmt *gorm.Statement, pl *modelPlan) bool {
 
 // touchesTransitional reports whether an update writes a transitional column.
 func touchesTransitional(stmt *gorm.Statement, pl *modelPlan) bool {
-	m, isMap := stmt.Dest.(map[string]any)
-	if pm, ok := stmt.Dest.(*map[string]any); ok && pm != nil {
-		m, isMap = *pm, true
-	}
-	if isMap {
+	if m, isMap := updateMap(stmt); isMap {
 		for k := range m {
 			if _, ok := pl.trans[unqualified(k)]; ok {
 				return true

@@ -98,7 +98,7 @@ func (p *Plugin) directValues(stmt *gorm.Statement, pl *modelPlan, set clause.Se
 		if _, isExpr := a.Value.(clause.Expression); isExpr {
 			return reflect.Value{}, false // the slow path refuses it with its reason
 		}
-		if t.Added != p.release {
+		if t.Added != pl.release {
 			return reflect.Value{}, false
 		}
 		for i, c := range pl.transCols {

@@ -33,6 +33,10 @@ type GuardError struct {
 	// one: the release in between, whose deprecated columns Other's
 	// instances do not write.
 	Next versions.Version
+	// Base, for ErrExpandNotApplied: the release whose fields this
+	// binary's models carry (it declares none of its own), when it is that
+	// release's expand that is missing.
+	Base versions.Version
 	Err  error
 }
 
@@ -49,6 +53,10 @@ func (e *GuardError) Error() string {
 	if errors.Is(e.Err, ErrTooOld) {
 		return fmt.Sprintf("compat: release %s cannot start: release %s is %s, so its deprecated columns may be gone (this binary is too old for this database)\nhint: deploy release %s or later; to go back, flip %s back with 'tandem flag set --release %s migrating' before its contract (possible while no newer release's expand has begun)",
 			e.Release, e.Other, e.State, e.Other, e.Other, e.Other)
+	}
+	if !e.Base.IsZero() {
+		return fmt.Sprintf("compat: release %s cannot start: its models carry the fields of release %s, whose expand is not applied (state %s)\nhint: run 'tandem expand --release %s' first, or start with compat.WithStartTimeout to wait for it",
+			e.Release, e.Base, e.State, e.Base)
 	}
 	return fmt.Sprintf("compat: release %s cannot start: its expand is not applied (state %s)\nhint: run 'tandem expand --release %s' first, or start with compat.WithStartTimeout to wait for it",
 		e.Release, e.State, e.Release)

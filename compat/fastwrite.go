@@ -66,7 +66,7 @@ func (p *Plugin) fastWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 		if _, isExpr := a.Value.(clause.Expression); isExpr {
 			continue
 		}
-		if t, ok := pl.trans[a.Column.Name]; ok && (inShape || t.Added == p.release) {
+		if t, ok := pl.trans[a.Column.Name]; ok && (inShape || t.Added == pl.release) {
 			assigned[a.Column.Name] = true
 		}
 	}
@@ -76,7 +76,7 @@ func (p *Plugin) fastWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 	}
 	cas := make([]cmp, 0, len(pl.transCols))
 	for i, col := range pl.transCols {
-		if _, h := hidden[col]; h || assigned[col] || outputsOnly && pl.trans[col].Added != p.release {
+		if _, h := hidden[col]; h || assigned[col] || outputsOnly && pl.trans[col].Added != pl.release {
 			continue
 		}
 		v, _ := pl.transFields[i].ValueOf(stmt.Context, base)

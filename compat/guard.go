@@ -37,7 +37,17 @@ func (p *Plugin) guard(states map[versions.Version]versions.State) error {
 	if !beyond.IsZero() {
 		return &GuardError{Release: p.release, Other: beyond, Next: next, State: versions.StateExpanded, Err: ErrTooOld}
 	}
-	switch s := p.effectiveState(states); s {
+	if !p.base.IsZero() && p.base != p.release {
+		// The models carry the base release's fields: its expand must be
+		// applied (in the database's list at all).
+		switch s, ok := states[p.base]; {
+		case !ok:
+			return &GuardError{Release: p.release, Base: p.base, State: versions.StatePending, Err: ErrExpandNotApplied}
+		case s == versions.StatePending || s == versions.StateExpanding:
+			return &GuardError{Release: p.release, Base: p.base, State: s, Err: ErrExpandNotApplied}
+		}
+	}
+	switch s := p.ownState(states); s {
 	case versions.StatePending, versions.StateExpanding:
 		return &GuardError{Release: p.release, State: s, Err: ErrExpandNotApplied}
 	}
@@ -106,7 +116,11 @@ func (p *Plugin) waitForGuard(ctx context.Context) (map[versions.Version]version
 			return states, gerr
 		}
 		if !logged {
-			p.opts.logf("tandem: release %s waits up to %s for its expand (state %s)", p.release, time.Until(deadline).Round(time.Second), ge.State)
+			what := "its expand"
+			if !ge.Base.IsZero() {
+				what = "the expand of " + ge.Base.String() + ", whose fields its models carry,"
+			}
+			p.opts.logf("tandem: release %s waits up to %s for %s (state %s)", p.release, time.Until(deadline).Round(time.Second), what, ge.State)
 			logged = true
 		}
 		select {
@@ -119,11 +133,20 @@ func (p *Plugin) waitForGuard(ctx context.Context) (map[versions.Version]version
 
 // changesSchema reports whether any declared model adds or deprecates a
 // field in the plugin's release.
-func (p *Plugin) changesSchema() bool {
+func (p *Plugin) changesSchema() bool { return p.base == p.release }
+
+// baseRelease returns the newest release, at or below the plugin's, in
+// which a declared model adds or deprecates a field; zero when none does.
+func (p *Plugin) baseRelease() versions.Version {
+	var b versions.Version
 	for _, s := range p.declared {
-		if len(s.AddedIn(p.release)) > 0 || len(s.DeprecatedIn(p.release)) > 0 {
-			return true
+		for _, f := range s.Fields {
+			for _, r := range [2]versions.Version{f.Added, f.Deprecated} {
+				if !p.release.Less(r) && b.Less(r) {
+					b = r
+				}
+			}
 		}
 	}
-	return false
+	return b
 }

@@ -32,6 +32,10 @@ func (p *Plugin) beat(ctx context.Context) error {
 	p.inst.ExpiresAt = now.Add(p.opts.ttl)
 	p.inst.SeenState = string(snap.state)
 	p.inst.Mode = string(snap.mode)
+	p.inst.FollowsStamp = 0
+	if snap.rel != p.release {
+		p.inst.FollowsStamp = snap.rel.Stamp()
+	}
 	return store.SaveInstance(ctx, p.db, &p.inst)
 }
 

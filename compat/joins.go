@@ -28,17 +28,18 @@ func (p *Plugin) installSelectBuilder(db *gorm.DB) {
 }
 
 func (p *Plugin) withoutHiddenJoinColumns(stmt *gorm.Statement, sel clause.Select) clause.Select {
-	mode := p.snap.Load().mode
+	snap := p.snap.Load()
 	if st := current(stmt.DB); st != nil {
-		mode = st.snap.mode
+		snap = st.snap
 	}
+	mode := snap.mode
 	drop := map[[2]string]bool{}
 	for _, j := range stmt.Joins {
 		rel, ok := stmt.Schema.Relationships.Relations[j.Name]
 		if !ok {
 			continue
 		}
-		jpl := p.planOf(stmt.DB, rel.FieldSchema)
+		jpl := p.planOf(stmt.DB, rel.FieldSchema, snap)
 		if jpl == nil {
 			continue
 		}

@@ -35,6 +35,7 @@ type Plugin struct {
 	snap     atomic.Pointer[snapshot]
 	specs    sync.Map // *schema.Schema -> planEntry
 	declared []*model.Spec
+	base     versions.Version // see baseRelease
 	inst     store.Instance
 
 	changeMu sync.Mutex
@@ -84,6 +85,7 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		return fmt.Errorf("compat: %w", err)
 	}
 	p.declared = reg.Specs()
+	p.base = p.baseRelease()
 
 	states, err := p.waitForGuard(ctx)
 	if err != nil {
@@ -170,36 +172,46 @@ func (p *Plugin) Close() error {
 	return err
 }
 
-// planEntry caches what the plugin does with one parsed model.
+// planEntry caches what the plugin does with one parsed model: as its own
+// release, and as its base release (the same plan when they are one).
 type planEntry struct {
 	plan *modelPlan
+	base *modelPlan
 	err  error
 }
 
-// planFor returns the plan of the statement's model, or nil when the model
-// is not stamped. It is computed once per parsed schema; GORM's schema is
-// never modified.
-func (p *Plugin) planFor(db *gorm.DB) *modelPlan {
-	return p.planOf(db, db.Statement.Schema)
+// planFor returns the plan of the statement's model for the release the
+// snapshot runs as, or nil when the model is not stamped. It is computed
+// once per parsed schema; GORM's schema is never modified.
+func (p *Plugin) planFor(db *gorm.DB, snap *snapshot) *modelPlan {
+	return p.planOf(db, db.Statement.Schema, snap)
 }
 
-func (p *Plugin) planOf(db *gorm.DB, s *schema.Schema) *modelPlan {
+func (p *Plugin) planOf(db *gorm.DB, s *schema.Schema, snap *snapshot) *modelPlan {
 	if s == nil {
 		return nil
 	}
 	e, ok := p.specs.Load(s)
 	if !ok {
 		spec, err := model.NewSpec(s)
-		var pl *modelPlan
+		var entry planEntry
 		if err == nil && spec.Stamped() {
-			pl = newModelPlan(spec, p.release)
+			entry.plan = newModelPlan(spec, p.release)
+			entry.base = entry.plan
+			if !p.base.IsZero() && p.base != p.release {
+				entry.base = newModelPlan(spec, p.base)
+			}
 		}
-		e, _ = p.specs.LoadOrStore(s, planEntry{plan: pl, err: err})
+		entry.err = err
+		e, _ = p.specs.LoadOrStore(s, entry)
 	}
 	entry := e.(planEntry)
 	if entry.err != nil {
 		_ = db.AddError(fmt.Errorf("compat: %w", entry.err))
 		return nil
+	}
+	if snap.rel != p.release {
+		return entry.base
 	}
 	return entry.plan
 }

@@ -17,11 +17,12 @@ import (
 // list; in every state it lists the model's columns rather than SELECT *
 // (see hideColumns).
 func (p *Plugin) beforeQuery(db *gorm.DB) {
-	pl := p.planFor(db)
+	snap := p.snap.Load()
+	pl := p.planFor(db, snap)
 	if pl == nil || db.Error != nil {
 		return
 	}
-	st := p.begin(db, pl)
+	st := p.begin(db, pl, snap)
 	p.hideColumns(db, pl, st.snap.mode)
 }
 
@@ -83,7 +84,7 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 	}
 	if snap.mode == ModeContract {
 		if snap.state == versions.StateContractReady {
-			p.upgradeHiddenLoaded(db, st)
+			p.upgradeHiddenLoaded(db, st, snap)
 		}
 		return
 	}
@@ -95,7 +96,7 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 			}
 		}
 	}
-	p.eachJoined(db, func(jpl *modelPlan, models []reflect.Value) error {
+	p.eachJoined(db, snap, func(jpl *modelPlan, models []reflect.Value) error {
 		for _, v := range models {
 			if err := jpl.upgrade(stmt.Context, v); err != nil {
 				return fmt.Errorf("compat: upgrade joined %s: %w", jpl.spec.Model, err)
@@ -108,14 +109,14 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 // eachJoined calls fn with the plan and the loaded models of every model
 // loaded by Joins that has upgrades in the release, and adds the first
 // error fn returns to db.
-func (p *Plugin) eachJoined(db *gorm.DB, fn func(jpl *modelPlan, models []reflect.Value) error) {
+func (p *Plugin) eachJoined(db *gorm.DB, snap *snapshot, fn func(jpl *modelPlan, models []reflect.Value) error) {
 	stmt := db.Statement
 	for _, j := range stmt.Joins {
 		rel, ok := stmt.Schema.Relationships.Relations[j.Name]
 		if !ok {
 			continue
 		}
-		jpl := p.planOf(db, rel.FieldSchema)
+		jpl := p.planOf(db, rel.FieldSchema, snap)
 		if jpl == nil || !jpl.changes || !jpl.spec.Upgrades {
 			continue
 		}
@@ -200,7 +201,7 @@ func (p *Plugin) afterRow(db *gorm.DB) {
 // upgradeHiddenLoaded runs upgradeHidden on the models a query loaded:
 // its own (st is the plugin's state of the statement, nil when the plugin
 // does not track its model) and those loaded by Joins.
-func (p *Plugin) upgradeHiddenLoaded(db *gorm.DB, st *stmtState) {
+func (p *Plugin) upgradeHiddenLoaded(db *gorm.DB, st *stmtState, snap *snapshot) {
 	stmt := db.Statement
 	if st != nil && st.plan.changes && st.plan.spec.Upgrades && stampRead(stmt) {
 		var models []reflect.Value
@@ -210,7 +211,7 @@ func (p *Plugin) upgradeHiddenLoaded(db *gorm.DB, st *stmtState) {
 			return
 		}
 	}
-	p.eachJoined(db, func(jpl *modelPlan, models []reflect.Value) error {
+	p.eachJoined(db, snap, func(jpl *modelPlan, models []reflect.Value) error {
 		if err := p.upgradeHidden(db, jpl, jpl.spec.Table, models); err != nil {
 			return fmt.Errorf("compat: upgrade joined %s in L(c): %w", jpl.spec.Model, err)
 		}
@@ -229,7 +230,7 @@ func (p *Plugin) upgradeHidden(db *gorm.DB, pl *modelPlan, table string, models 
 	stampField := s.LookUpField(model.StampColumn)
 	var stale []reflect.Value
 	for _, v := range models {
-		if raw, _ := stampField.ValueOf(stmt.Context, v); raw.(int64) < p.release.Stamp() {
+		if raw, _ := stampField.ValueOf(stmt.Context, v); raw.(int64) < pl.release.Stamp() {
 			stale = append(stale, v)
 		}
 	}
@@ -237,7 +238,7 @@ func (p *Plugin) upgradeHidden(db *gorm.DB, pl *modelPlan, table string, models 
 		return nil
 	}
 	var cols []*schemaField
-	for _, f := range pl.spec.DeprecatedIn(p.release) {
+	for _, f := range pl.spec.DeprecatedIn(pl.release) {
 		cols = append(cols, &schemaField{name: f.Column, f: f.SchemaField()})
 	}
 	if len(cols) == 0 {

@@ -71,7 +71,7 @@ func (p *Plugin) convertScanned(stmt *gorm.Statement) {
 	if snap.mode == ModeContract && snap.state != versions.StateContractReady {
 		return
 	}
-	pl := p.planOf(stmt.DB, stmt.Schema)
+	pl := p.planOf(stmt.DB, stmt.Schema, snap)
 	if pl == nil || !pl.changes || !pl.spec.Upgrades {
 		return
 	}

@@ -28,30 +28,43 @@ const (
 // snapshot from its first callback to its last, so it never sees a mix.
 type snapshot struct {
 	states map[versions.Version]versions.State
-	state  versions.State // of the plugin's release (effective)
-	mode   Mode
-	stamp  int64 // value written into obj_version
-	seq    uint64
+	// rel is the release whose transitional fields the plugin handles now
+	// and whose state is state: the plugin's own, or its base release while
+	// that one is between its expand and its contract (see follows).
+	rel   versions.Version
+	state versions.State // of rel (effective)
+	mode  Mode
+	stamp int64 // value written into obj_version
+	seq   uint64
 	// newer: a release above the plugin's is expanding or beyond, so rows
 	// may carry a newer stamp than the plugin writes.
 	newer bool
 }
 
 func (p *Plugin) newSnapshot(states map[versions.Version]versions.State) *snapshot {
-	s := &snapshot{states: states, state: p.effectiveState(states)}
+	s := &snapshot{states: states, rel: p.release, state: p.ownState(states)}
+	stampRel, stampState := p.release, s.state
+	if p.follows(states) {
+		s.rel, s.state = p.base, states[p.base]
+		if p.hostedByBase(states) {
+			// Nothing else knows this release: it writes exactly what its
+			// base writes, the L(c) marker included.
+			stampRel, stampState = p.base, s.state
+		}
+	}
 	s.mode = ModeDual
-	s.stamp = p.release.Stamp()
 	switch s.state {
-	case versions.StateContractReady:
+	case versions.StateContractReady, versions.StateContracted:
+		s.mode = ModeContract // hidden; after the contract, gone
+	}
+	s.stamp = stampRel.Stamp()
+	if stampState == versions.StateContractReady {
 		// Rows written now lack their deprecated values: the marker says
 		// so, for a flip back.
-		s.mode = ModeContract
-		s.stamp = p.release.MarkedStamp()
-	case versions.StateContracted:
-		s.mode = ModeContract // the deprecated columns are gone
+		s.stamp = stampRel.MarkedStamp()
 	}
 	for r, st := range states {
-		if p.release.Less(r) && st != versions.StatePending {
+		if stampRel.Less(r) && st != versions.StatePending {
 			s.newer = true
 		}
 	}
@@ -61,11 +74,35 @@ func (p *Plugin) newSnapshot(states map[versions.Version]versions.State) *snapsh
 	return s
 }
 
-// effectiveState is the state of the plugin's release. A release the
+// follows reports whether the plugin runs as its base release: a release
+// whose models add and deprecate nothing of their own (a patch release, or
+// one whose migrations change no model) handles the fields of the newest
+// release its tags name, in that release's mode, from that release's
+// expand until its contract.
+func (p *Plugin) follows(states map[versions.Version]versions.State) bool {
+	if p.base.IsZero() || p.base == p.release {
+		return false
+	}
+	s := states[p.base]
+	return s == versions.StateExpanded || s == versions.StateContractReady
+}
+
+// hostedByBase reports whether the database lists no release above the
+// base up to the plugin's own: then the plugin's rows are its base's rows.
+func (p *Plugin) hostedByBase(states map[versions.Version]versions.State) bool {
+	for r := range states {
+		if p.base.Less(r) && !p.release.Less(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// ownState is the state of the plugin's own release. A release the
 // database does not list, and whose models change nothing in it, takes the
 // state of the newest listed release below it that is expanded or beyond
 // (a patch release with no schema change needs no expand of its own).
-func (p *Plugin) effectiveState(states map[versions.Version]versions.State) versions.State {
+func (p *Plugin) ownState(states map[versions.Version]versions.State) versions.State {
 	if s, ok := states[p.release]; ok {
 		return s
 	}
@@ -122,7 +159,7 @@ func (p *Plugin) refresh(ctx context.Context) error {
 	next := p.newSnapshot(states)
 	p.snap.Store(next)
 	if cur != nil && cur.mode != next.mode {
-		p.opts.logf("tandem: release %s is now %s (%s)", p.release, next.state, next.mode)
+		p.opts.logf("tandem: release %s is now %s (%s)", p.label(next), next.state, next.mode)
 	}
 	p.notifyChange()
 	return nil
@@ -164,8 +201,24 @@ func (p *Plugin) Changed() <-chan struct{} {
 // Mode returns the mode the plugin runs in now.
 func (p *Plugin) Mode() Mode { return p.snap.Load().mode }
 
-// State returns the state of the plugin's release as the plugin sees it now.
+// State returns the state of the release the plugin runs as (see RunsAs),
+// as the plugin sees it now.
 func (p *Plugin) State() versions.State { return p.snap.Load().state }
+
+// RunsAs returns the release whose transitional fields and state the plugin
+// follows now: its own release, or, for a release whose models declare no
+// change of their own, the newest release its tags name while that release
+// is expanded or contract-ready.
+func (p *Plugin) RunsAs() versions.Version { return p.snap.Load().rel }
+
+// label names the release for log lines: "2.0.1 (as 2.0)" while it follows
+// its base.
+func (p *Plugin) label(s *snapshot) string {
+	if s.rel != p.release {
+		return p.release.String() + " (as " + s.rel.String() + ")"
+	}
+	return p.release.String()
+}
 
 // poll reloads the states every poll interval until ctx ends.
 func (p *Plugin) poll(ctx context.Context) {

@@ -41,9 +41,9 @@ type stmtState struct {
 	hadWhere bool
 }
 
-func (p *Plugin) begin(db *gorm.DB, pl *modelPlan) *stmtState {
+func (p *Plugin) begin(db *gorm.DB, pl *modelPlan, snap *snapshot) *stmtState {
 	stmt := db.Statement
-	st := &stmtState{stmt: stmt, snap: p.snap.Load(), plan: pl, selects: stmt.Selects, omits: stmt.Omits}
+	st := &stmtState{stmt: stmt, snap: snap, plan: pl, selects: stmt.Selects, omits: stmt.Omits}
 	st.prevCtx = stmt.Context
 	if prev := current(db); prev != nil {
 		st.prevCtx = prev.prevCtx

@@ -11,16 +11,18 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/tandemdb/tandem/model"
+	"github.com/tandemdb/tandem/versions"
 )
 
 // beforeCreate runs before gorm:create for stamped models: the downgrade
 // converter in L(m), hiding deprecated columns in L(c), and the stamp.
 func (p *Plugin) beforeCreate(db *gorm.DB) {
-	pl := p.planFor(db)
+	snap := p.snap.Load()
+	pl := p.planFor(db, snap)
 	if pl == nil || db.Error != nil {
 		return
 	}
-	st := p.begin(db, pl)
+	st := p.begin(db, pl, snap)
 	stmt := db.Statement
 	if hidden, cols := pl.hiddenIn(st.snap.mode); len(cols) > 0 {
 		if err := firstErr(pl.checkNames(hidden, stmt.Selects, "Select"), pl.checkNames(hidden, stmt.Omits, "Omit"), pl.checkMap(hidden, stmt.Dest, "Create")); err != nil {
@@ -58,11 +60,12 @@ func (p *Plugin) afterWrite(db *gorm.DB) { end(db) }
 //     every transitional column with the stamp: in L(m) after the downgrade
 //     converter, in L(c) without the hidden columns and with the marker.
 func (p *Plugin) beforeUpdate(db *gorm.DB) {
-	pl := p.planFor(db)
+	snap := p.snap.Load()
+	pl := p.planFor(db, snap)
 	if pl == nil || db.Error != nil {
 		return
 	}
-	st := p.begin(db, pl)
+	st := p.begin(db, pl, snap)
 	stmt := db.Statement
 	// Values from a struct of another type, which GORM maps onto the
 	// model's columns by name: the stamp cannot be set in it.
@@ -303,7 +306,7 @@ func (p *Plugin) stampNewerRows(db *gorm.DB, pl *modelPlan, st *stmtState) {
 	// next release; the marker itself is kept (a flip back refills those
 	// rows). A stamp the caller writes itself wins.
 	col := clause.Column{Table: clause.CurrentTable, Name: model.StampColumn}
-	setWithStamp(db.Statement, st, clause.Expr{SQL: "CASE WHEN ? > ? THEN ? ELSE ? END", Vars: []any{col, p.release.MarkedStamp(), st.snap.stamp, col}}, true)
+	setWithStamp(db.Statement, st, clause.Expr{SQL: "CASE WHEN ? > ? THEN ? ELSE ? END", Vars: []any{col, st.snap.stamp | versions.StampMarker, st.snap.stamp, col}}, true)
 }
 
 // inTransaction makes sure that the read and the write of a

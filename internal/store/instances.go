@@ -33,6 +33,22 @@ type Instance struct {
 	ExpiresAt    time.Time `gorm:"column:expires_at;not null"`
 	SeenState    string    `gorm:"column:seen_state;size:16;not null"`
 	Mode         string    `gorm:"column:mode;size:8;not null"`
+	// FollowsStamp is the stamp of the release whose state SeenState is,
+	// when that is not the instance's own: a release whose models declare
+	// no change of their own follows the newest release its tags name
+	// while that release is expanded or contract-ready. 0: its own.
+	FollowsStamp int64 `gorm:"column:follows_stamp;not null;default:0"`
+}
+
+// Follows returns the release whose state the instance reported last.
+func (i Instance) Follows() versions.Version {
+	if i.FollowsStamp != 0 {
+		if v, _, err := versions.DecodeStamp(i.FollowsStamp); err == nil {
+			return v
+		}
+	}
+	v, _ := versions.Parse(i.Release)
+	return v
 }
 
 // TableName implements GORM's tabler.
@@ -42,14 +58,22 @@ func (Instance) TableName() string { return InstancesTable }
 func (i Instance) Live(now time.Time) bool { return i.ExpiresAt.After(now) }
 
 // Acknowledged reports whether the instance has acknowledged L(c) for
-// release r: it runs a later release, or it runs r and has seen r
+// release r: it runs r or a later release, and, if it follows r's state
+// (it runs r, or a later release that runs as r), it has seen r
 // contract-ready (or contracted).
 func (i Instance) Acknowledged(r versions.Version) bool {
-	if i.ReleaseStamp > r.Stamp() {
+	follows := i.ReleaseStamp
+	if i.FollowsStamp != 0 {
+		follows = i.FollowsStamp
+	}
+	switch {
+	case i.ReleaseStamp < r.Stamp():
+		return false
+	case follows == r.Stamp():
+		return i.SeenState == string(versions.StateContractReady) || i.SeenState == string(versions.StateContracted)
+	default:
 		return true
 	}
-	return i.ReleaseStamp == r.Stamp() &&
-		(i.SeenState == string(versions.StateContractReady) || i.SeenState == string(versions.StateContracted))
 }
 
 // ModelSpec is one model's declaration as an instance of a release

@@ -77,12 +77,21 @@ func All() []any {
 	return []any{&Migration{}, &Release{}, &Event{}, &Instance{}, &ModelSpec{}, &Backfill{}}
 }
 
-// Ensure creates the tandem_ tables that do not exist yet. It never alters
-// or drops anything.
+// Ensure creates the tandem_ tables that do not exist yet, and adds to an
+// existing one the columns a later tandem added to it (listed in added). It
+// never alters an existing column and never drops anything.
 func Ensure(ctx context.Context, db *gorm.DB) error {
 	m := db.WithContext(ctx).Migrator()
 	for _, t := range All() {
 		if m.HasTable(t) {
+			for _, col := range added[reflectName(t)] {
+				if m.HasColumn(t, col) {
+					continue
+				}
+				if err := m.AddColumn(t, col); err != nil && !m.HasColumn(t, col) {
+					return fmt.Errorf("store: add column %s to the %T table: %w", col, t, err)
+				}
+			}
 			continue
 		}
 		if err := m.CreateTable(t); err != nil {
@@ -91,6 +100,14 @@ func Ensure(ctx context.Context, db *gorm.DB) error {
 	}
 	return nil
 }
+
+// added lists, per table model, the columns added after the table's first
+// shape, by Go field name.
+var added = map[string][]string{
+	"*store.Instance": {"FollowsStamp"},
+}
+
+func reflectName(t any) string { return fmt.Sprintf("%T", t) }
 
 // Exists reports whether the history table exists, i.e. whether tandem has
 // been initialised in this database.

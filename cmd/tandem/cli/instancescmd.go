@@ -71,13 +71,17 @@ func runInstances(ctx context.Context, a *app, cfg *runConfig) int {
 		return migrations.ExitOK
 	}
 	now := store.Now()
-	fmt.Fprintf(a.out, "%-34s %-8s %-20s %-8s %-10s %-15s %-5s %s\n", "ID", "STATUS", "HOST", "PID", "RELEASE", "SEEN STATE", "MODE", "HEARTBEAT")
+	fmt.Fprintf(a.out, "%-34s %-8s %-20s %-8s %-16s %-15s %-5s %s\n", "ID", "STATUS", "HOST", "PID", "RELEASE", "SEEN STATE", "MODE", "HEARTBEAT")
 	for _, in := range insts {
 		status := "live"
 		if !in.Live {
 			status = "stale"
 		}
-		fmt.Fprintf(a.out, "%-34s %-8s %-20s %-8d %-10s %-15s %-5s %s ago\n", in.ID, status, in.Host, in.PID, in.Release, in.SeenState, in.Mode, now.Sub(in.HeartbeatAt).Round(time.Second))
+		release := in.Release
+		if in.FollowsStamp != 0 {
+			release += " as " + in.Follows().String() // the release whose state it saw
+		}
+		fmt.Fprintf(a.out, "%-34s %-8s %-20s %-8d %-16s %-15s %-5s %s ago\n", in.ID, status, in.Host, in.PID, release, in.SeenState, in.Mode, now.Sub(in.HeartbeatAt).Round(time.Second))
 	}
 	return migrations.ExitOK
 }

@@ -167,6 +167,68 @@ func (e *FlipBackRefusal) Error() string {
 // Is makes errors.Is(err, ErrGateRefused) true.
 func (e *FlipBackRefusal) Is(target error) bool { return target == ErrGateRefused }
 
+// ExpandRefusal refuses an expand that would let a release run beside
+// instances two releases older: the instances of release R+1 do not write
+// the columns R deprecates, which the instances below R still read. It
+// lists every such instance. It matches ErrGateRefused (exit code 7).
+type ExpandRefusal struct {
+	Release   versions.Version // the release whose expand would begin
+	Previous  versions.Version // the release before it
+	Instances []store.Instance // live instances below Previous
+}
+
+// Error implements error.
+func (e *ExpandRefusal) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "migrations: the expand of %s cannot begin: live instances run a release below %s, and %s's instances do not write the columns %s deprecates, which they read:", e.Release, e.Previous, e.Release, e.Previous)
+	now := store.Now()
+	for _, in := range e.Instances {
+		fmt.Fprintf(&b, "\n  - instance %s (pid %d on %s) runs release %s, last heartbeat %s ago", in.ID, in.PID, in.Host, in.Release, now.Sub(in.HeartbeatAt).Round(time.Second))
+	}
+	fmt.Fprintf(&b, "\nhint: roll out %s everywhere first (stop the older instances; if one is dead: tandem instances forget ID), then expand %s", e.Previous, e.Release)
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrGateRefused) true.
+func (e *ExpandRefusal) Is(target error) bool { return target == ErrGateRefused }
+
+// expandBlockers refuses, before anything changes, an expand that begins a
+// release while live instances run a release below the one before it.
+func (r *Runner) expandBlockers(ctx context.Context, db *gorm.DB, v *view, target versions.Version) error {
+	var prev versions.Version
+	var insts []store.Instance
+	loaded := false
+	for _, rel := range r.src.Releases() {
+		if target.Less(rel) {
+			break
+		}
+		// A release already expanded may gain migrations; its instances
+		// run already, and nothing begins.
+		st := v.state(rel)
+		if begins := st == versions.StatePending || st == versions.StateExpanding; begins && !prev.IsZero() {
+			if !loaded {
+				var err error
+				if insts, err = store.Instances(ctx, db); err != nil {
+					return err
+				}
+				loaded = true
+			}
+			ref := &ExpandRefusal{Release: rel, Previous: prev}
+			now := store.Now()
+			for _, in := range insts {
+				if in.Live(now) && in.ReleaseStamp < prev.Stamp() {
+					ref.Instances = append(ref.Instances, in)
+				}
+			}
+			if len(ref.Instances) > 0 {
+				return ref
+			}
+		}
+		prev = rel
+	}
+	return nil
+}
+
 // FlagRefusal refuses to set the ready-for-contract flag and lists every
 // reason at once. It matches ErrGateRefused (exit code 7).
 type FlagRefusal struct {

@@ -483,3 +483,46 @@ func TestFlipBackRefusedAfterNewerExpand(t *testing.T) {
 		}
 	})
 }
+
+// TestExpandRefusedTwoReleasesAhead: while a 1.0 instance is live, the
+// expand of 3.0 is refused (3.0's instances would not write the name 2.0
+// deprecates, which 1.0 reads), with exit code 7, the instance named, and
+// nothing changed: not 3.0, and not 2.0 either when one run would expand
+// both. The expand of 2.0 itself is allowed, and 3.0's once the instance
+// has stopped.
+func TestExpandRefusedTwoReleasesAhead(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := t.Context()
+		rel30 := versions.MustParse("3.0")
+		f := peopleFiles.with(files{"3.0_expand01_add_note.sql": "ALTER TABLE people ADD COLUMN note VARCHAR(100);\n"})
+		r := newRunner(t, db.Gorm, f)
+		if _, err := r.Expand(ctx, rel10); err != nil {
+			t.Fatal(err)
+		}
+		saveInstance(t, db, "web-1", "1.0", versions.StateContracted, store.Now(), store.Now().Add(time.Hour))
+		before := snapshot(t, db)
+
+		_, err := r.Expand(ctx, rel30)
+		ref := asError[*migrations.ExpandRefusal](t, err)
+		if ref.Release != rel30 || ref.Previous != rel20 || len(ref.Instances) != 1 || ref.Instances[0].ID != "web-1" {
+			t.Errorf("refusal: %+v", ref)
+		}
+		wantEqual(t, "exit code", migrations.ExitCode(err), migrations.ExitBlocked)
+		if !strings.Contains(err.Error(), "instance web-1 (pid 4242 on test-host) runs release 1.0") || !strings.Contains(err.Error(), "hint: roll out 2.0 everywhere first") {
+			t.Errorf("message: %v", err)
+		}
+		wantEqual(t, "database after the refusal", snapshot(t, db), before)
+
+		if _, err := r.Expand(ctx, rel20); err != nil {
+			t.Fatalf("expand of 2.0 beside 1.0: %v", err)
+		}
+		if _, err := r.Expand(ctx, rel30); !errors.Is(err, migrations.ErrGateRefused) {
+			t.Fatalf("expand of 3.0 with 2.0 expanded and 1.0 live: %v", err)
+		}
+		forgetInstance(t, db, "web-1")
+		if _, err := r.Expand(ctx, rel30); err != nil {
+			t.Fatalf("expand of 3.0 once 1.0 stopped: %v", err)
+		}
+		wantMap(t, "states", states(t, db.Gorm), map[string]string{"1.0": "contracted", "2.0": "expanded", "3.0": "expanded"})
+	})
+}

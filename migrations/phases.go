@@ -122,6 +122,9 @@ func (r *Runner) applySteps(ctx context.Context, db *gorm.DB, steps []Step, rep 
 
 func (r *Runner) expand(ctx context.Context, db *gorm.DB, v *view, target versions.Version, rep *Report) error {
 	steps := v.pending(r.dialect, versions.PhaseExpand, target)
+	if err := r.expandBlockers(ctx, db, v, target); err != nil {
+		return err
+	}
 	if len(steps) > 0 && steps[0].Migration.Kind == KindBaseline {
 		b := steps[0].Migration
 		if err := r.apply(ctx, db, steps[0]); err != nil {

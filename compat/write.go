@@ -86,7 +86,10 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 		_ = db.AddError(err)
 		return
 	}
-	full := !other && !isMap && len(stmt.Selects) == 1 && stmt.Selects[0] == "*"
+	// A full write is Save (or Select("*") on the values of the model
+	// itself); Select("*").Updates of a separate value writes every column
+	// from that value, which is converted as a partial update below.
+	full := !other && !isMap && len(stmt.Selects) == 1 && selectsAll(stmt, stmt.Selects[0]) && sameValue(stmt.Dest, stmt.Model)
 	switch {
 	case !pl.changes || full:
 		if full && st.snap.mode == ModeDual && pl.spec.Downgrades {
@@ -391,10 +394,11 @@ func touchesTransitional(stmt *gorm.Statement, pl *modelPlan) bool {
 	}
 	all := false
 	for _, s := range stmt.Selects {
-		if _, ok := pl.trans[unqualified(s)]; ok {
+		col, star := selectedColumn(stmt, s)
+		if _, ok := pl.trans[col]; ok && col != "" {
 			return true
 		}
-		all = all || s == "*"
+		all = all || star
 	}
 	if len(stmt.Selects) > 0 && !all {
 		return false
@@ -432,6 +436,54 @@ func touchesTransitional(stmt *gorm.Statement, pl *modelPlan) bool {
 // unqualified strips a table name from a column name ("customers.name"),
 // as GORM does for the names in Select (an update map's keys it writes as
 // they are: see qualifiedMapKey).
+// selectedColumn reads a Select entry as GORM does: "*", a field or column
+// name, or one qualified by the statement's table ("customers.name",
+// "customers.*"), each part optionally quoted ("name", `name`). It returns
+// the column or field named (empty for another table's or for "*"), and
+// whether the entry selects every column.
+func selectedColumn(stmt *gorm.Statement, s string) (col string, all bool) {
+	if s == "*" {
+		return "", true
+	}
+	table, name := "", s
+	if i := strings.LastIndexByte(s, '.'); i >= 0 {
+		table, name = unquoteIdent(s[:i]), s[i+1:]
+	}
+	if table != "" && table != stmt.Table {
+		return "", false
+	}
+	if name == "*" {
+		return "", true
+	}
+	return unquoteIdent(name), false
+}
+
+// sameValue reports whether the update's values are the model it updates
+// (GORM writes from the model itself, as Save does).
+func sameValue(dest, model any) bool {
+	if dest == nil || model == nil {
+		return model == nil
+	}
+	d, m := reflect.ValueOf(dest), reflect.ValueOf(model)
+	return d.Kind() == reflect.Pointer && m.Kind() == reflect.Pointer && d.Pointer() == m.Pointer() && d.Type() == m.Type()
+}
+
+// selectsAll reports whether a Select entry selects every column.
+func selectsAll(stmt *gorm.Statement, s string) bool {
+	_, all := selectedColumn(stmt, s)
+	return all
+}
+
+// unquoteIdent strips one quote character (any that is not a letter, digit
+// or underscore) from each end of a name.
+func unquoteIdent(s string) string {
+	word := func(c byte) bool { return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+	if len(s) >= 2 && !word(s[0]) && !word(s[len(s)-1]) {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
 func unqualified(name string) string {
 	if i := strings.LastIndexByte(name, '.'); i >= 0 {
 		return name[i+1:]

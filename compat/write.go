@@ -477,7 +477,9 @@ func selectsAll(stmt *gorm.Statement, s string) bool {
 // unquoteIdent strips one quote character (any that is not a letter, digit
 // or underscore) from each end of a name.
 func unquoteIdent(s string) string {
-	word := func(c byte) bool { return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+	word := func(c byte) bool {
+		return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+	}
 	if len(s) >= 2 && !word(s[0]) && !word(s[len(s)-1]) {
 		return s[1 : len(s)-1]
 	}

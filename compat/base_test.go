@@ -162,15 +162,16 @@ func TestPatchReleaseRunsAsBase(t *testing.T) {
 
 // TestListedReleaseFollowsBase: 2.1 has an expand of its own (an index,
 // say) but its models carry only 2.0's tags. While 2.0 is in L(m), 2.1
-// upgrades 1.0's rows and keeps Name for 1.0, stamping 2.1; its heartbeat
+// upgrades the rows 1.0 left and keeps writing Name, stamping 2.1; its heartbeat
 // does not acknowledge 2.0(c) until it has seen it.
 func TestListedReleaseFollowsBase(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := context.Background()
 		customersAt(t, db, relState{v1, versions.StateContracted}, relState{v2, versions.StateExpanded}, relState{v21, versions.StatePending})
-		old, _ := plugged(t, db, v1, compat.WithModels(&CustomerV1{}), compat.WithoutListen())
+		old, p1 := plugged(t, db, v1, compat.WithModels(&CustomerV1{}), compat.WithoutListen())
 		ada := CustomerV1{Name: "Ada Lovelace"}
 		must(t, old.Create(&ada).Error)
+		must(t, p1.Close()) // 2.1's expand is refused while 1.0 runs
 
 		// Its own expand is required.
 		if _, _, err := startAs(t, db, v21); !errors.Is(err, compat.ErrExpandNotApplied) {
@@ -199,5 +200,51 @@ func TestListedReleaseFollowsBase(t *testing.T) {
 		alan := CustomerV2{GivenName: "Alan", FamilyName: "Turing"}
 		must(t, cur.Create(&alan).Error)
 		wantEqual(t, "2.1's stamp in 2.0(c)", raw(t, db, alan.ID).ObjVersion, v21.Stamp())
+	})
+}
+
+// TestBaseReleaseNotListed: a database built from a baseline that covers
+// 2.0 lists 3.0 only. A 3.0.1 binary whose newest tags are 2.0's starts
+// (2.0 is taken as contracted: a later release is), runs as itself with
+// Name hidden, and stamps 3.0.1. On a database where nothing at or above
+// 2.0 is expanded it is refused.
+func TestBaseReleaseNotListed(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		customersAt(t, db, relState{versions.MustParse("3.0"), versions.StateContracted})
+		cur, p, err := startAs(t, db, versions.MustParse("3.0.1"))
+		if err != nil {
+			t.Fatalf("3.0.1 with 2.0's tags on a database listing only 3.0: %v", err)
+		}
+		if p.RunsAs() != versions.MustParse("3.0.1") {
+			t.Errorf("runs as %s", p.RunsAs())
+		}
+		c := CustomerV2{GivenName: "Alan", FamilyName: "Turing"}
+		must(t, cur.Create(&c).Error)
+		wantEqual(t, "stamp", raw(t, db, c.ID).ObjVersion, versions.MustParse("3.0.1").Stamp())
+		var names []string
+		if err := cur.Model(&CustomerV2{}).Pluck("name", &names).Error; !errors.Is(err, compat.ErrDeprecatedField) {
+			t.Errorf("Pluck of Name: %v, want ErrDeprecatedField", err)
+		}
+
+		must(t, store.ForceState(ctx, db.Gorm, versions.MustParse("3.0"), versions.StateExpanding, "test setup"))
+		if _, _, err := startAs(t, db, versions.MustParse("3.0.1")); !errors.Is(err, compat.ErrExpandNotApplied) {
+			t.Errorf("3.0.1 with 2.0 unlisted and 3.0 expanding: %v, want ErrExpandNotApplied", err)
+		}
+	})
+}
+
+// TestTooOldWhileBeyondExpanding: a 1.0 binary is refused while 3.0's
+// expand runs and 2.0 is in L(m), not only once 3.0 is expanded: an
+// instance that started during the expand would run beside 3.0's.
+func TestTooOldWhileBeyondExpanding(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		v3 := versions.MustParse("3.0")
+		customersAt(t, db, relState{v1, versions.StateContracted}, relState{v2, versions.StateExpanded}, relState{v3, versions.StateExpanding})
+		err := db.Open(t).Use(compat.New(v1, compat.WithModels(&CustomerV1{}), compat.WithoutListen()))
+		var ge *compat.GuardError
+		if !errors.As(err, &ge) || !errors.Is(err, compat.ErrTooOld) || ge.Other != v3 || ge.Next != v2 || ge.State != versions.StateExpanding {
+			t.Errorf("1.0 while 3.0 is expanding: %v", err)
+		}
 	})
 }

@@ -30,20 +30,22 @@ func (p *Plugin) guard(states map[versions.Version]versions.State) error {
 	}
 	var beyond versions.Version
 	for r, s := range states {
-		if !next.IsZero() && next.Less(r) && s == versions.StateExpanded && (beyond.IsZero() || r.Less(beyond)) {
+		if !next.IsZero() && next.Less(r) && (s == versions.StateExpanding || s == versions.StateExpanded) && (beyond.IsZero() || r.Less(beyond)) {
 			beyond = r
 		}
 	}
 	if !beyond.IsZero() {
-		return &GuardError{Release: p.release, Other: beyond, Next: next, State: versions.StateExpanded, Err: ErrTooOld}
+		return &GuardError{Release: p.release, Other: beyond, Next: next, State: states[beyond], Err: ErrTooOld}
 	}
 	if !p.base.IsZero() && p.base != p.release {
 		// The models carry the base release's fields: its expand must be
 		// applied (in the database's list at all).
+		// Unlisted, it is taken as contracted when a later listed release is
+		// expanded or beyond (a baseline that squashed it, say).
 		switch s, ok := states[p.base]; {
-		case !ok:
+		case !ok && !p.listedFrom(states, p.base):
 			return &GuardError{Release: p.release, Base: p.base, State: versions.StatePending, Err: ErrExpandNotApplied}
-		case s == versions.StatePending || s == versions.StateExpanding:
+		case ok && (s == versions.StatePending || s == versions.StateExpanding):
 			return &GuardError{Release: p.release, Base: p.base, State: s, Err: ErrExpandNotApplied}
 		}
 	}
@@ -129,6 +131,16 @@ func (p *Plugin) waitForGuard(ctx context.Context) (map[versions.Version]version
 		case <-time.After(min(p.opts.poll, time.Until(deadline)+time.Millisecond)):
 		}
 	}
+}
+
+// listedFrom reports whether a release above r is listed expanded or beyond.
+func (p *Plugin) listedFrom(states map[versions.Version]versions.State, r versions.Version) bool {
+	for o, s := range states {
+		if r.Less(o) && s != versions.StatePending && s != versions.StateExpanding {
+			return true
+		}
+	}
+	return false
 }
 
 // changesSchema reports whether any declared model adds or deprecates a

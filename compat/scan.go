@@ -26,6 +26,7 @@ type scanKey struct{}
 type scanMark struct {
 	stmt      *gorm.Statement
 	stampRead bool
+	snap      *snapshot // the snapshot the query was built with, if the plugin tracked it
 }
 
 // markScan lets the logger find the statement after Scan has filled it.
@@ -41,6 +42,9 @@ func markScan(db *gorm.DB) {
 func markScanned(db *gorm.DB) {
 	if m, ok := db.Statement.Context.Value(scanKey{}).(*scanMark); ok && m.stmt == db.Statement {
 		m.stampRead = stampRead(db.Statement)
+		if st := current(db); st != nil {
+			m.snap = st.snap
+		}
 	}
 }
 
@@ -58,16 +62,18 @@ func (l *scanLogger) LogMode(level logger.LogLevel) logger.Interface {
 // Trace implements logger.Interface.
 func (l *scanLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
 	if m, ok := ctx.Value(scanKey{}).(*scanMark); ok && err == nil && m.stampRead {
-		l.p.convertScanned(m.stmt)
+		l.p.convertScanned(m.stmt, m.snap)
 	}
 	l.Interface.Trace(ctx, begin, fc, err)
 }
 
-func (p *Plugin) convertScanned(stmt *gorm.Statement) {
+func (p *Plugin) convertScanned(stmt *gorm.Statement, snap *snapshot) {
 	if stmt.Schema == nil || !stmt.ReflectValue.IsValid() {
 		return
 	}
-	snap := p.snap.Load()
+	if snap == nil {
+		snap = p.snap.Load()
+	}
 	if snap.mode == ModeContract && snap.state != versions.StateContractReady {
 		return
 	}

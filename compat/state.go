@@ -88,10 +88,11 @@ func (p *Plugin) follows(states map[versions.Version]versions.State) bool {
 }
 
 // hostedByBase reports whether the database lists no release above the
-// base up to the plugin's own: then the plugin's rows are its base's rows.
+// base up to the plugin's own, other than pending ones (which do not block
+// a flip back of the base): then the plugin's rows are its base's rows.
 func (p *Plugin) hostedByBase(states map[versions.Version]versions.State) bool {
-	for r := range states {
-		if p.base.Less(r) && !p.release.Less(r) {
+	for r, s := range states {
+		if p.base.Less(r) && !p.release.Less(r) && s != versions.StatePending {
 			return false
 		}
 	}

@@ -175,6 +175,9 @@ type ExpandRefusal struct {
 	Release   versions.Version // the release whose expand would begin
 	Previous  versions.Version // the release before it
 	Instances []store.Instance // live instances below Previous
+	// Applied: the refusal came after the release's expand migrations
+	// ran (an instance started during them); the release stays expanding.
+	Applied bool
 }
 
 // Error implements error.
@@ -184,6 +187,9 @@ func (e *ExpandRefusal) Error() string {
 	now := store.Now()
 	for _, in := range e.Instances {
 		fmt.Fprintf(&b, "\n  - instance %s (pid %d on %s) runs release %s, last heartbeat %s ago", in.ID, in.PID, in.Host, in.Release, now.Sub(in.HeartbeatAt).Round(time.Second))
+	}
+	if e.Applied {
+		fmt.Fprintf(&b, "\nnote: the expand migrations of %s ran; it stays expanding, so its binaries do not start, until an expand completes it", e.Release)
 	}
 	fmt.Fprintf(&b, "\nhint: roll out %s everywhere first (stop the older instances; if one is dead: tandem instances forget ID), then expand %s", e.Previous, e.Release)
 	return b.String()
@@ -195,36 +201,54 @@ func (e *ExpandRefusal) Is(target error) bool { return target == ErrGateRefused 
 // expandBlockers refuses, before anything changes, an expand that begins a
 // release while live instances run a release below the one before it.
 func (r *Runner) expandBlockers(ctx context.Context, db *gorm.DB, v *view, target versions.Version) error {
-	var prev versions.Version
-	var insts []store.Instance
-	loaded := false
 	for _, rel := range r.src.Releases() {
 		if target.Less(rel) {
 			break
 		}
 		// A release already expanded may gain migrations; its instances
 		// run already, and nothing begins.
-		st := v.state(rel)
-		if begins := st == versions.StatePending || st == versions.StateExpanding; begins && !prev.IsZero() {
-			if !loaded {
-				var err error
-				if insts, err = store.Instances(ctx, db); err != nil {
-					return err
-				}
-				loaded = true
-			}
-			ref := &ExpandRefusal{Release: rel, Previous: prev}
-			now := store.Now()
-			for _, in := range insts {
-				if in.Live(now) && in.ReleaseStamp < prev.Stamp() {
-					ref.Instances = append(ref.Instances, in)
-				}
-			}
-			if len(ref.Instances) > 0 {
-				return ref
+		if st := v.state(rel); st == versions.StatePending || st == versions.StateExpanding {
+			if err := r.olderInstances(ctx, db, v, rel); err != nil {
+				return err
 			}
 		}
-		prev = rel
+	}
+	return nil
+}
+
+// olderInstances refuses the expand of rel while a live instance runs a
+// release below the one before rel (the newest the source or the database
+// names below it). The expand checks again before rel becomes expanded:
+// an instance that started while the DDL ran passed the start-up guard
+// before rel was expanding.
+func (r *Runner) olderInstances(ctx context.Context, db *gorm.DB, v *view, rel versions.Version) error {
+	var prev versions.Version
+	for _, o := range r.src.Releases() {
+		if o.Less(rel) && prev.Less(o) {
+			prev = o
+		}
+	}
+	for o := range v.states {
+		if o.Less(rel) && prev.Less(o) {
+			prev = o
+		}
+	}
+	if prev.IsZero() {
+		return nil
+	}
+	insts, err := store.Instances(ctx, db)
+	if err != nil {
+		return err
+	}
+	ref := &ExpandRefusal{Release: rel, Previous: prev}
+	now := store.Now()
+	for _, in := range insts {
+		if in.Live(now) && in.ReleaseStamp < prev.Stamp() {
+			ref.Instances = append(ref.Instances, in)
+		}
+	}
+	if len(ref.Instances) > 0 {
+		return ref
 	}
 	return nil
 }

@@ -106,21 +106,12 @@ func (r *Runner) enforceCoverage(ctx context.Context, db *gorm.DB, rel versions.
 // registry's, and those of the runner's own models for tables the registry
 // lacks.
 func (r *Runner) docsFor(ctx context.Context, db *gorm.DB, rel versions.Version) ([]store.SpecDoc, error) {
-	rows, err := store.Models(ctx, db)
+	docs, err := store.DocsFor(ctx, db, rel)
 	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
-	var docs []store.SpecDoc
-	for _, m := range rows {
-		if m.Release != rel.String() {
-			continue
-		}
-		d, err := m.Doc()
-		if err != nil {
-			return nil, err
-		}
-		docs = append(docs, d)
+	for _, d := range docs {
 		seen[d.Table] = true
 	}
 	for _, s := range r.models {

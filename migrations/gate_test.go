@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
 
 	"github.com/tandemdb/tandem/internal/dbtest"
 	"github.com/tandemdb/tandem/internal/dialect"
@@ -524,5 +525,38 @@ func TestExpandRefusedTwoReleasesAhead(t *testing.T) {
 			t.Fatalf("expand of 3.0 once 1.0 stopped: %v", err)
 		}
 		wantMap(t, "states", states(t, db.Gorm), map[string]string{"1.0": "contracted", "2.0": "expanded", "3.0": "expanded"})
+	})
+}
+
+// TestExpandRefusedWhenOldInstanceStartsDuringIt: a 1.0 instance that
+// registers while 3.0's expand migrations run (it passed the start-up
+// guard before 3.0 was expanding) stops 3.0 from becoming expanded: the
+// refusal says the migrations ran, 3.0 stays expanding, and a later
+// expand, once the instance is gone, completes it.
+func TestExpandRefusedWhenOldInstanceStartsDuringIt(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := t.Context()
+		rel30 := versions.MustParse("3.0")
+		r := newRunner(t, db.Gorm, peopleFiles)
+		if _, err := r.Expand(ctx, rel20); err != nil {
+			t.Fatal(err)
+		}
+		starts := migrations.GoMigration{ID: "3.0_expand01", Revision: "1", Func: func(ctx context.Context, g *gorm.DB) error {
+			now := store.Now()
+			return store.SaveInstance(ctx, g, &store.Instance{ID: "web-late", Host: "test-host", PID: 4242, Release: "1.0", ReleaseStamp: rel10.Stamp(),
+				StartedAt: now, HeartbeatAt: now, ExpiresAt: now.Add(time.Hour), SeenState: "contracted", Mode: "L(c)"})
+		}}
+		r = newRunner(t, db.Gorm, peopleFiles, migrations.WithGoMigrations(starts))
+		_, err := r.Expand(ctx, rel30)
+		ref := asError[*migrations.ExpandRefusal](t, err)
+		if !ref.Applied || len(ref.Instances) != 1 || ref.Instances[0].ID != "web-late" || !strings.Contains(err.Error(), "it stays expanding") {
+			t.Errorf("refusal: %+v (%v)", ref, err)
+		}
+		wantEqual(t, "3.0 after the refusal", states(t, db.Gorm)["3.0"], "expanding")
+		forgetInstance(t, db, "web-late")
+		if _, err := r.Expand(ctx, rel30); err != nil {
+			t.Fatalf("expand once the instance is gone: %v", err)
+		}
+		wantEqual(t, "3.0 at the end", states(t, db.Gorm)["3.0"], "expanded")
 	})
 }

@@ -160,6 +160,12 @@ func (r *Runner) expand(ctx context.Context, db *gorm.DB, v *view, target versio
 			}
 			rep.Applied = append(rep.Applied, s.ID)
 		}
+		if err := r.olderInstances(ctx, db, v, rel); err != nil {
+			if ref, ok := err.(*ExpandRefusal); ok {
+				ref.Applied = true // rel stays expanding: its binaries do not start
+			}
+			return err
+		}
 		if err := r.advance(ctx, db, v, rel, versions.StateExpanded); err != nil {
 			return err
 		}

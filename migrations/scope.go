@@ -197,27 +197,5 @@ func (r *Runner) validateScope(ctx context.Context, db *gorm.DB, rel versions.Ve
 
 // registeredDocs returns the model docs the registry holds for rel, by table.
 func registeredDocs(ctx context.Context, db *gorm.DB, rel versions.Version) ([]store.SpecDoc, error) {
-	rows, err := store.Models(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	var docs []store.SpecDoc
-	for _, row := range rows {
-		if v, err := versions.Parse(row.Release); err != nil || v != rel {
-			continue
-		}
-		doc, err := row.Doc()
-		if err != nil {
-			return nil, fmt.Errorf("migrations: %w", err)
-		}
-		if doc.Table == "" {
-			doc.Table = row.Table
-		}
-		if doc.Model == "" {
-			doc.Model = row.Model
-		}
-		docs = append(docs, doc)
-	}
-	sort.Slice(docs, func(i, j int) bool { return docs[i].Table < docs[j].Table })
-	return docs, nil
+	return store.DocsFor(ctx, db, rel)
 }

@@ -1,10 +1,15 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
+
+	"gorm.io/gorm"
 
 	"github.com/tandemdb/tandem/model"
+	"github.com/tandemdb/tandem/versions"
 )
 
 // SpecDoc is a model's declaration as the model registry records it (the
@@ -79,4 +84,58 @@ func (d SpecDoc) AddedIn(r string) []string {
 		}
 	}
 	return out
+}
+
+// DocsFor returns the model declarations of release rel, one per table,
+// sorted by table: those registered for rel, and, for a table none is
+// registered for, the one of the lowest release above rel whose columns
+// name rel. (An instance of a release that declares nothing of its own, a
+// patch release, runs as the release its tags name but registers under its
+// own; when only such instances ran, theirs is what rel has.)
+func DocsFor(ctx context.Context, db *gorm.DB, rel versions.Version) ([]SpecDoc, error) {
+	rows, err := Models(ctx, db) // by release_stamp, then table
+	if err != nil {
+		return nil, err
+	}
+	byTable := map[string]SpecDoc{}
+	exact := map[string]bool{}
+	for _, row := range rows {
+		v, err := versions.Parse(row.Release)
+		if err != nil || v.Less(rel) || exact[row.Table] {
+			continue
+		}
+		doc, err := row.Doc()
+		if err != nil {
+			return nil, err
+		}
+		if doc.Table == "" {
+			doc.Table = row.Table
+		}
+		if doc.Model == "" {
+			doc.Model = row.Model
+		}
+		switch _, have := byTable[row.Table]; {
+		case v == rel:
+			byTable[row.Table], exact[row.Table] = doc, true
+		case !have && doc.names(rel.String()):
+			byTable[row.Table] = doc
+		}
+	}
+	docs := make([]SpecDoc, 0, len(byTable))
+	for _, d := range byTable {
+		docs = append(docs, d)
+	}
+	sort.Slice(docs, func(i, j int) bool { return docs[i].Table < docs[j].Table })
+	return docs, nil
+}
+
+// names reports whether a column of the document is added or deprecated in
+// release r.
+func (d SpecDoc) names(r string) bool {
+	for _, c := range d.Columns {
+		if c.Added == r || c.Deprecated == r {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,4 +91,45 @@ func TestAcknowledged(t *testing.T) {
 			t.Errorf("%s: Acknowledged(2.0) = %v, want %v", c.name, got, c.want)
 		}
 	}
+}
+
+// TestDocsFor: a release's declarations are those registered for it; for a
+// table only later releases registered, the lowest one whose columns name
+// the release (a patch release running as it) stands in; one that names
+// other releases only does not.
+func TestDocsFor(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		if err := store.Ensure(ctx, db.Gorm); err != nil {
+			t.Fatal(err)
+		}
+		reg := func(rel, table, model string, cols ...store.ColumnDoc) {
+			t.Helper()
+			d := store.SpecDoc{Model: model, Table: table, PrimaryKey: []string{"id"}, Stamp: "obj_version", Columns: cols}
+			m := &store.ModelSpec{Release: rel, ReleaseStamp: versions.MustParse(rel).Stamp(), Table: table, Model: model, Spec: d.JSON(), RegisteredAt: store.Now(), Instance: "i-" + rel}
+			if err := store.RegisterModel(ctx, db.Gorm, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		name20 := store.ColumnDoc{Column: "name", Field: "Name", Deprecated: "2.0"}
+		reg("2.0", "customers", "CustomerV2", name20)
+		reg("2.0.1", "customers", "CustomerV2patched", name20)
+		reg("2.0.1", "parcels", "ParcelV201", store.ColumnDoc{Column: "pounds", Field: "Pounds", Deprecated: "2.0"})
+		reg("2.0.2", "parcels", "ParcelV202", store.ColumnDoc{Column: "pounds", Field: "Pounds", Deprecated: "2.0"})
+		reg("3.0", "notes", "NoteV3", store.ColumnDoc{Column: "body", Field: "Body", Added: "3.0"})
+		reg("1.0", "people", "PersonV1")
+
+		docs, err := store.DocsFor(ctx, db.Gorm, versions.MustParse("2.0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, d := range docs {
+			got = append(got, d.Table+"="+d.Model)
+		}
+		want := "customers=CustomerV2 parcels=ParcelV201"
+		if strings.Join(got, " ") != want {
+			t.Errorf("DocsFor(2.0) = %v, want %s", got, want)
+		}
+	})
 }

@@ -223,10 +223,13 @@ func (d *run) protocol(ctx context.Context) error {
 			even = append(even, c.ID)
 		}
 	}
+	// Each writer owns its share of the rows, so the ledger knows the last
+	// value (two writers of one row could record their writes in the other
+	// order than the database took them).
 	oldWriters := newGroup()
 	for i, in := range olds {
-		in := in
-		oldWriters.run(func(stop <-chan struct{}) error { return writer1(ctx, in.db, l, odd, int64(i+1), stop) })
+		in, share := in, odd[i*len(odd)/len(olds):(i+1)*len(odd)/len(olds)]
+		oldWriters.run(func(stop <-chan struct{}) error { return writer1(ctx, in.db, l, share, int64(i+1), stop) })
 	}
 	d.timeline(ctx)
 

@@ -129,7 +129,7 @@ func (p *Plugin) fastWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 	for _, c := range cas {
 		conds = append(conds, nullSafeEq(db.Dialector.Name(), c.col, c.val))
 	}
-	stmt.AddClause(out)
+	setClause(stmt, out)
 	stmt.AddClause(clause.Where{Exprs: conds})
 	st.ownSet, st.fast = true, true
 	return true

@@ -34,6 +34,8 @@ type modelPlan struct {
 	addedCount  int             // how many of them the release adds
 	// stampIndex reaches obj_version in the model struct without boxing.
 	stampIndex []int
+	// selects caches the SELECT lists of plain reads (selectlist.go).
+	selects selectLists
 }
 
 func newModelPlan(spec *model.Spec, r versions.Version) *modelPlan {

@@ -23,7 +23,7 @@ func (p *Plugin) beforeQuery(db *gorm.DB) {
 		return
 	}
 	st := p.begin(db, pl, snap)
-	p.hideColumns(db, pl, st.snap.mode)
+	p.hideColumns(db, st, pl, st.snap.mode)
 }
 
 // beforeRow does the same for Row, Rows and Scan, and marks the statement
@@ -33,7 +33,7 @@ func (p *Plugin) beforeRow(db *gorm.DB) {
 	p.beforeQuery(db)
 }
 
-func (p *Plugin) hideColumns(db *gorm.DB, pl *modelPlan, m Mode) {
+func (p *Plugin) hideColumns(db *gorm.DB, st *stmtState, pl *modelPlan, m Mode) {
 	hidden, cols := pl.hiddenIn(m)
 	stmt := db.Statement
 	if len(cols) > 0 {
@@ -41,6 +41,10 @@ func (p *Plugin) hideColumns(db *gorm.DB, pl *modelPlan, m Mode) {
 			_ = db.AddError(err)
 			return
 		}
+	}
+	if plainSelect(db) {
+		p.setSelectList(db, st, pl, m, cols)
+		return
 	}
 	if _, explicit := stmt.Clauses["SELECT"]; explicit || len(stmt.Selects) > 0 {
 		return // the caller chose the columns, none of them hidden

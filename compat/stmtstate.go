@@ -25,6 +25,8 @@ type stmtState struct {
 	selects []string
 	omits   []string
 	ownSet  bool // the plugin added the SET clause
+	// ownSelect: the plugin set the SELECT clause (selectlist.go)
+	ownSelect bool
 
 	// The transaction the plugin opened for a read-modify-write that the
 	// caller runs outside one (SkipDefaultTransaction), and the pool to
@@ -89,6 +91,9 @@ func end(db *gorm.DB) {
 	db.Statement.Selects, db.Statement.Omits = st.selects, st.omits
 	if st.ownSet {
 		delete(db.Statement.Clauses, "SET")
+	}
+	if st.ownSelect {
+		delete(db.Statement.Clauses, "SELECT")
 	}
 	if st.fast {
 		if st.hadWhere {

@@ -89,7 +89,8 @@ TANDEM_BENCH_ROWS_MAX (the -rows-max flag) skips the tables of more rows; -rows-
   is shown too), then during the first 30 s of the backfill (the backfill is
   then cancelled, as Ctrl-C would; the SQL backfill may finish sooner). The cases sql and
   go use the default options; sql-redo (MariaDB) is the SQL backfill with
-  ` + "`--redo-limit 0.5`" + `. Target (issue 5): p99 during the backfill at most 2 times the p99
+  ` + "`--redo-limit 0.5`" + `; sql-paced (MariaDB) is the SQL backfill in batches of about
+  20 ms with a 20-ms pause after each (` + "`--batch-time 20ms --pause 20ms`" + `). Target (issue 5): p99 during the backfill at most 2 times the p99
   without.
 - **Coverage**: a table of 100k, 1M or 10M rows (id, a name, obj_version and its index,
   built after the load), in three states one after the other: complete (every row

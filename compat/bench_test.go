@@ -206,8 +206,35 @@ func benchUpdateKinds() []benchKind {
 	e.update = func(g *gorm.DB, id uint, i int) error {
 		return g.Model(&benchStamped{ID: id}).Updates(map[string]any{"text": benchNames[i%benchRows], "hits": i%benchRows + 1, "obj_version": benchV2.Stamp()}).Error
 	}
-	return append(benchKinds(), k, l, dk, e)
+	// A reference, not a target: the plugin side is converters-direct's
+	// update; the plain side writes by hand, in one UPDATE, the same four
+	// columns (the added fields, Name as the converter derives it, and the
+	// stamp), as a service without tandem would have to for its previous
+	// release. What is left is the plugin's own cost, not the dual write's.
+	x := benchConverters()
+	x.name = "dualwrite-explicit"
+	x.table = &benchPersonDirect{}
+	x.opts = dk.opts
+	x.check = nil
+	x.update = func(g *gorm.DB, id uint, i int) error {
+		if len(g.Config.Plugins) == 0 {
+			return g.Model(&benchPersonDirect{ID: id}).Updates(map[string]any{"given_name": "Grace", "family_name": benchNames[i%benchRows],
+				"name": benchGraceNames[i%benchRows], "obj_version": benchV2.Stamp()}).Error
+		}
+		return dk.update(g, id, i)
+	}
+	return append(benchKinds(), k, l, dk, e, x)
 }
+
+// benchGraceNames are the Names the downgrade converter derives from the
+// updates' GivenName "Grace" and benchNames, for dualwrite-explicit.
+var benchGraceNames = func() []string {
+	s := make([]string, benchRows)
+	for i := range s {
+		s[i] = "Grace " + benchNames[i]
+	}
+	return s
+}()
 
 func benchUnversioned() benchKind {
 	return benchKind{

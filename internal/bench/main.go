@@ -95,6 +95,11 @@ internal/dbtest, server defaults such as fsync).
 - **stamped-explicit** (Updates only): a reference, with no target. The plain side writes
   obj_version itself, with the value the plugin writes, so both sides pay for its index;
   what is left is the plugin's own cost.
+- **dualwrite-explicit** (Updates only): a reference, with no target. The plugin side is
+  converters-direct's update; the plain side writes the same four columns by hand in one
+  UPDATE (the added fields, Name as the converter derives it, obj_version), as a service
+  without tandem would have to while its previous release runs. What is left is the
+  plugin's own cost; the rest of converters-direct's overhead is the dual write itself.
 
 Find100 loads all 100 rows; First loads one by primary key; Updates updates one row by
 primary key with a struct; Create inserts one row.

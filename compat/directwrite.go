@@ -75,8 +75,7 @@ func (p *Plugin) directWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 	if mine {
 		_ = s.LookUpField(model.StampColumn).Set(stmt.Context, rv, st.snap.stamp)
 	}
-	setClause(stmt, out)
-	st.ownSet = true
+	st.putClause("SET", out)
 	return true
 }
 

@@ -129,9 +129,9 @@ func (p *Plugin) fastWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 	for _, c := range cas {
 		conds = append(conds, nullSafeEq(db.Dialector.Name(), c.col, c.val))
 	}
-	setClause(stmt, out)
+	st.putClause("SET", out)
 	stmt.AddClause(clause.Where{Exprs: conds})
-	st.ownSet, st.fast = true, true
+	st.fast = true
 	return true
 }
 

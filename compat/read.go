@@ -43,7 +43,7 @@ func (p *Plugin) hideColumns(db *gorm.DB, st *stmtState, pl *modelPlan, m Mode) 
 		}
 	}
 	if plainSelect(db) {
-		p.setSelectList(db, st, pl, m, cols)
+		st.putClause("SELECT", pl.selectList(stmt, m))
 		return
 	}
 	if _, explicit := stmt.Clauses["SELECT"]; explicit || len(stmt.Selects) > 0 {

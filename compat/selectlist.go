@@ -63,32 +63,28 @@ func plainSelect(db *gorm.DB) bool {
 	return t == stmt.Schema.ModelType
 }
 
-// setSelectList puts the plan's column list for mode m on the statement as
-// its SELECT clause, leaving out the columns in hide (the same for every
-// statement of the plan in that mode). end removes it.
-func (p *Plugin) setSelectList(db *gorm.DB, st *stmtState, pl *modelPlan, m Mode, hide []string) {
-	stmt := db.Statement
+// selectList returns the plan's column list for mode m: the model's
+// columns less those hidden in m, the same for every statement of the plan
+// in that mode, so it is built once.
+func (pl *modelPlan) selectList(stmt *gorm.Statement, m Mode) *selectList {
 	slot := pl.selects.of(m)
-	sl := slot.Load()
-	if sl == nil {
-		var b strings.Builder
-		n := 0
-		for _, name := range stmt.Schema.DBNames {
-			if slices.Contains(hide, name) {
-				continue
-			}
-			if n > 0 {
-				b.WriteByte(',')
-			}
-			n++
-			stmt.QuoteTo(&b, clause.Column{Name: name})
+	if sl := slot.Load(); sl != nil {
+		return sl
+	}
+	_, hide := pl.hiddenIn(m)
+	var b strings.Builder
+	n := 0
+	for _, name := range stmt.Schema.DBNames {
+		if slices.Contains(hide, name) {
+			continue
 		}
-		sl = &selectList{sql: b.String()}
-		slot.Store(sl)
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		stmt.QuoteTo(&b, clause.Column{Name: name})
 	}
-	if stmt.Clauses == nil {
-		stmt.Clauses = map[string]clause.Clause{}
-	}
-	stmt.Clauses["SELECT"] = clause.Clause{Name: "SELECT", Expression: sl}
-	st.ownSelect = true
+	sl := &selectList{sql: b.String()}
+	slot.Store(sl)
+	return sl
 }

@@ -24,9 +24,8 @@ type stmtState struct {
 	plan    *modelPlan
 	selects []string
 	omits   []string
-	ownSet  bool // the plugin added the SET clause
-	// ownSelect: the plugin set the SELECT clause (selectlist.go)
-	ownSelect bool
+	// ownSet, ownSelect: the plugin put the SET or SELECT clause (putClause)
+	ownSet, ownSelect bool
 
 	// The transaction the plugin opened for a read-modify-write that the
 	// caller runs outside one (SkipDefaultTransaction), and the pool to
@@ -55,6 +54,23 @@ func (p *Plugin) begin(db *gorm.DB, pl *modelPlan, snap *snapshot) *stmtState {
 	}
 	stmt.Context = context.WithValue(st.prevCtx, stmtKey{}, st)
 	return st
+}
+
+// putClause makes e the statement's SET or SELECT clause. The plugin
+// builds e for the statement, so it is stored as it is, where AddClause
+// would copy it; end removes it.
+func (st *stmtState) putClause(name string, e clause.Expression) {
+	stmt := st.stmt
+	if stmt.Clauses == nil {
+		stmt.Clauses = map[string]clause.Clause{}
+	}
+	stmt.Clauses[name] = clause.Clause{Name: name, Expression: e}
+	switch name {
+	case "SET":
+		st.ownSet = true
+	case "SELECT":
+		st.ownSelect = true
+	}
 }
 
 // current returns the state begin left for the statement, if any. A

@@ -201,8 +201,7 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 	if stamp, _ := pl.stampOf(stmt.Context, row); stamp != st.snap.stamp {
 		out = append(out, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: st.snap.stamp})
 	}
-	setClause(stmt, out)
-	st.ownSet = true
+	st.putClause("SET", out)
 }
 
 // qualifiedMapKey refuses an update map that names a transitional column
@@ -294,8 +293,7 @@ func setWithStamp(stmt *gorm.Statement, st *stmtState, value any, callerWins boo
 			value = a.Value
 		}
 	}
-	setClause(stmt, append(out, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: value}))
-	st.ownSet = true
+	st.putClause("SET", append(out, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: value}))
 	return true
 }
 
@@ -554,14 +552,4 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
-}
-
-// setClause makes set the statement's SET clause. The plugin builds set
-// afresh for the statement, so it is stored as it is, where AddClause
-// would copy it.
-func setClause(stmt *gorm.Statement, set clause.Set) {
-	if stmt.Clauses == nil {
-		stmt.Clauses = map[string]clause.Clause{}
-	}
-	stmt.Clauses["SET"] = clause.Clause{Name: "SET", Expression: set}
 }

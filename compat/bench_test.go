@@ -5,14 +5,14 @@ package compat_test
 // Benchmarks of the plugin against plain GORM. They run only with -bench;
 // `go run ./internal/bench` runs them and writes docs/BENCHMARKS.md.
 //
-// Names pair up as Benchmark<Op>/<dialect>/<model>/<variant>, the variant
-// being plain (no plugin) or plugin. Every leaf gets a fresh database with
-// the same benchRows seeded rows, so the two sides of a pair do the same
-// work apart from the plugin's. SQLite runs in memory, one connection, to
-// isolate the CPU cost; PostgreSQL is the server of internal/dbtest and is
-// skipped when unreachable. Besides ns/op and allocs/op, every leaf reports
-// cpu-ns/op, the process's CPU time per operation. The file builds on unix
-// only, for getrusage.
+// Each leaf, Benchmark<Op>/<dialect>/<model>/paired, measures both sides of
+// a pair: plain GORM and GORM with the plugin, each on a fresh database with
+// the same benchRows seeded rows, so the two do the same work apart from the
+// plugin's, and their operations interleave (see benchEach). SQLite runs in
+// memory, one connection, to isolate the CPU cost; PostgreSQL is the server
+// of internal/dbtest and is skipped when unreachable. Every leaf reports,
+// for each side, ns/op, cpu-ns/op (the process's CPU time per operation) and
+// allocs/op. The file builds on unix only, for getrusage.
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -335,28 +336,81 @@ func benchConverters() benchKind {
 // benchDialects are the dialects the benchmarks run on.
 var benchDialects = []dialect.Name{dialect.SQLite, dialect.Postgres}
 
-// benchEach runs fn as Benchmark.../<dialect>/<kind>/{plain,plugin}, each
-// leaf on a fresh database seeded with benchRows rows, whose ids it gets.
-func benchEach(b *testing.B, kinds []benchKind, fn func(b *testing.B, k benchKind, g *gorm.DB, ids []uint)) {
+// benchEach runs fn as Benchmark.../<dialect>/<kind>/paired. Each leaf opens
+// two fresh databases seeded alike, one used without the plugin (plain) and
+// one with it (plugin), and every iteration runs the operation once on each,
+// in turn, the side that goes first alternating. Each side's operations are
+// timed on their own, so the two sides share every moment of the machine's
+// load instead of running seconds apart. The leaf reports, per side,
+// plain-ns/op and plugin-ns/op, plain-cpu-ns/op and plugin-cpu-ns/op (the
+// process's CPU time during the side's operations), and plain-allocs/op and
+// plugin-allocs/op (counted after the timed loop, one side at a time).
+func benchEach(b *testing.B, kinds []benchKind, fn func(k benchKind, g *gorm.DB, ids []uint, i int) error) {
 	for _, d := range benchDialects {
 		b.Run(string(d), func(b *testing.B) {
 			dbtest.Require(b, d)
 			for _, k := range kinds {
 				b.Run(k.name, func(b *testing.B) {
-					for _, variant := range []string{"plain", "plugin"} {
-						b.Run(variant, func(b *testing.B) {
-							g, ids := benchDB(b, d, k, variant == "plugin")
-							b.ReportAllocs()
-							cpu := benchCPU()
-							fn(b, k, g, ids)
-							if b.N > 0 {
-								b.ReportMetric(float64(benchCPU()-cpu)/float64(b.N), "cpu-ns/op")
-							}
-						})
-					}
+					b.Run("paired", func(b *testing.B) { benchPaired(b, d, k, fn) })
 				})
 			}
 		})
+	}
+}
+
+// benchSide is one side of a paired benchmark and what its operations took.
+type benchSide struct {
+	name    string // "plain" or "plugin"
+	g       *gorm.DB
+	ids     []uint
+	wall    time.Duration
+	cpu     int64
+	allocs  float64
+	ops     int
+	allocOp int // the next operation's index in the allocation count
+}
+
+// benchAllocRuns is how many operations per side the allocation count runs.
+const benchAllocRuns = 200
+
+func benchPaired(b *testing.B, d dialect.Name, k benchKind, fn func(k benchKind, g *gorm.DB, ids []uint, i int) error) {
+	plain, ids := benchDB(b, d, k, false)
+	plugin, pids := benchDB(b, d, k, true)
+	sides := [2]*benchSide{{name: "plain", g: plain, ids: ids}, {name: "plugin", g: plugin, ids: pids}}
+	i := 0
+	for b.Loop() {
+		for j := range sides {
+			s := sides[(i+j)%2]
+			c0 := benchCPU()
+			t0 := time.Now()
+			err := fn(k, s.g, s.ids, i)
+			s.wall += time.Since(t0)
+			s.cpu += benchCPU() - c0
+			s.ops++
+			if err != nil {
+				b.Fatalf("%s: %v", s.name, err)
+			}
+		}
+		i++
+	}
+	if i == 0 {
+		return
+	}
+	for _, s := range sides {
+		var err error
+		s.allocOp = i
+		s.allocs = testing.AllocsPerRun(benchAllocRuns, func() {
+			if e := fn(k, s.g, s.ids, s.allocOp); e != nil && err == nil {
+				err = e
+			}
+			s.allocOp++
+		})
+		if err != nil {
+			b.Fatalf("%s, counting allocations: %v", s.name, err)
+		}
+		b.ReportMetric(float64(s.wall.Nanoseconds())/float64(s.ops), s.name+"-ns/op")
+		b.ReportMetric(float64(s.cpu)/float64(s.ops), s.name+"-cpu-ns/op")
+		b.ReportMetric(s.allocs, s.name+"-allocs/op")
 	}
 }
 
@@ -443,51 +497,29 @@ func benchMemory(b *testing.B) *gorm.DB {
 }
 
 func BenchmarkCreate(b *testing.B) {
-	benchEach(b, benchKinds(), func(b *testing.B, k benchKind, g *gorm.DB, _ []uint) {
-		i := 0
-		for b.Loop() {
-			if err := k.create(g, i); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
+	benchEach(b, benchKinds(), func(k benchKind, g *gorm.DB, _ []uint, i int) error {
+		return k.create(g, i)
 	})
 }
 
 func BenchmarkFirst(b *testing.B) {
-	benchEach(b, benchKinds(), func(b *testing.B, k benchKind, g *gorm.DB, ids []uint) {
-		i := 0
-		for b.Loop() {
-			if err := k.first(g, ids[i%len(ids)]); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
+	benchEach(b, benchKinds(), func(k benchKind, g *gorm.DB, ids []uint, i int) error {
+		return k.first(g, ids[i%len(ids)])
 	})
 }
 
 func BenchmarkFind100(b *testing.B) {
-	benchEach(b, benchKinds(), func(b *testing.B, k benchKind, g *gorm.DB, _ []uint) {
-		for b.Loop() {
-			n, err := k.find(g)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if n != benchRows {
-				b.Fatalf("Find loaded %d rows, want %d", n, benchRows)
-			}
+	benchEach(b, benchKinds(), func(k benchKind, g *gorm.DB, _ []uint, _ int) error {
+		n, err := k.find(g)
+		if err == nil && n != benchRows {
+			err = fmt.Errorf("find loaded %d rows, want %d", n, benchRows)
 		}
+		return err
 	})
 }
 
 func BenchmarkUpdates(b *testing.B) {
-	benchEach(b, benchUpdateKinds(), func(b *testing.B, k benchKind, g *gorm.DB, ids []uint) {
-		i := 0
-		for b.Loop() {
-			if err := k.update(g, ids[i%len(ids)], i); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
+	benchEach(b, benchUpdateKinds(), func(k benchKind, g *gorm.DB, ids []uint, i int) error {
+		return k.update(g, ids[i%len(ids)], i)
 	})
 }

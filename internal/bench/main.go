@@ -5,9 +5,10 @@
 //	go run ./internal/bench -count 5 -benchtime 1s -pkg ./compat
 //	go run ./internal/bench -pkg ./migrations -rows-max 1000000  # skip the 10M-row tables
 //
-// Benchmarks named Benchmark<Group>/<case>/plain and .../plugin pair up: the
-// report gives the plugin's overhead over plain GORM for each case, from the
-// medians of the rounds, and checks it against the suite's targets. Other
+// A benchmark named Benchmark<Group>/<case>/paired measures plain GORM and
+// the plugin together and reports each side's figures (plain-ns/op,
+// plugin-ns/op, ...): the report gives the plugin's overhead over plain GORM
+// for each case, from the medians of the rounds, and checks it against the suite's targets. Other
 // benchmarks are listed as they are, or, for a suite that declares columns,
 // as a table of the metrics they report, checked against the suite's metric
 // targets. A suite whose setup is too slow to repeat (the 1M- and 10M-row

@@ -8,16 +8,40 @@ import (
 )
 
 // pair is one case measured without the plugin (plain) and with it
-// (plugin): Benchmark<Group>/<case...>/{plain,plugin}.
+// (plugin), by one benchmark, Benchmark<Group>/<case...>/paired, that
+// interleaves the two sides' operations and reports each side's figures as
+// plain-<unit> and plugin-<unit> (plain-ns/op, plugin-allocs/op, ...).
 type pair struct {
-	key           string // the case: the name between the group and the variant
+	key           string // the case: the name between the group and "paired"
 	plain, plugin *result
 }
 
+// pairedLeaf is the last segment of a paired benchmark's name.
+const pairedLeaf = "paired"
+
+// split turns a paired benchmark's result into a pair: each side's samples
+// hold its own figures under the usual units (ns/op, cpu-ns/op, allocs/op).
+func split(key string, r *result) pair {
+	p := pair{key: key, plain: &result{pkg: r.pkg, name: r.name + " (plain)"}, plugin: &result{pkg: r.pkg, name: r.name + " (plugin)"}}
+	for _, s := range r.samples {
+		a, b := map[string]float64{}, map[string]float64{}
+		for unit, v := range s {
+			if u, ok := strings.CutPrefix(unit, "plain-"); ok {
+				a[u] = v
+			} else if u, ok := strings.CutPrefix(unit, "plugin-"); ok {
+				b[u] = v
+			}
+		}
+		p.plain.samples = append(p.plain.samples, a)
+		p.plugin.samples = append(p.plugin.samples, b)
+	}
+	return p
+}
+
 // overhead is the median over the rounds of the plugin's extra time in
-// percent of plain GORM's (ns/op). The two sides of a pair ran seconds apart
-// in each round, so comparing them round by round cancels most of the drift
-// in the machine's load.
+// percent of plain GORM's (ns/op). Within a round the two sides ran
+// interleaved, so comparing them round by round cancels the drift in the
+// machine's load.
 func (p pair) overhead() float64 { return median(p.rounds("ns/op")) }
 
 // rounds returns, for each round, how much more of unit the plugin took than
@@ -38,7 +62,7 @@ func (p pair) rounds(unit string) []float64 {
 type group struct {
 	pkg, name string
 	pairs     []pair
-	singles   []*result // results that are not half of a pair
+	singles   []*result // results that are not paired
 }
 
 // target is an overhead limit for the pairs whose case has a segment named
@@ -59,14 +83,10 @@ func (t target) applies(key string) bool {
 	return false
 }
 
-// groups sorts results into groups and pairs, keeping their order. A half
-// of a pair without its other half is reported as a single result.
+// groups sorts results into groups and pairs, keeping their order.
 func groups(results []*result) []*group {
 	var out []*group
 	byName := map[string]*group{}
-	var order []*pair
-	pairs := map[string]*pair{}
-	groupOf := map[*pair]*group{}
 	for _, r := range results {
 		segs := strings.Split(r.name, "/")
 		gkey := r.pkg + " " + segs[0]
@@ -76,35 +96,11 @@ func groups(results []*result) []*group {
 			byName[gkey] = g
 			out = append(out, g)
 		}
-		variant := segs[len(segs)-1]
-		if len(segs) < 3 || (variant != "plain" && variant != "plugin") {
+		if len(segs) < 3 || segs[len(segs)-1] != pairedLeaf {
 			g.singles = append(g.singles, r)
 			continue
 		}
-		key := strings.Join(segs[1:len(segs)-1], "/")
-		p := pairs[gkey+" "+key]
-		if p == nil {
-			p = &pair{key: key}
-			pairs[gkey+" "+key] = p
-			groupOf[p] = g
-			order = append(order, p)
-		}
-		if variant == "plain" {
-			p.plain = r
-		} else {
-			p.plugin = r
-		}
-	}
-	for _, p := range order {
-		g := groupOf[p]
-		switch {
-		case p.plain != nil && p.plugin != nil:
-			g.pairs = append(g.pairs, *p)
-		case p.plain != nil:
-			g.singles = append(g.singles, p.plain)
-		default:
-			g.singles = append(g.singles, p.plugin)
-		}
+		g.pairs = append(g.pairs, split(strings.Join(segs[1:len(segs)-1], "/"), r))
 	}
 	return out
 }
@@ -222,14 +218,18 @@ func render(w *strings.Builder, m machine, cmds []string, runner string, out *ou
 	for _, n := range m.notes {
 		fmt.Fprintf(w, "%s\n\n", n)
 	}
-	fmt.Fprintf(w, "Each benchmark ran once per round, and the rounds one after another, so the plain and plugin sides of a pair "+
-		"ran seconds apart in every round. How to read the tables:\n\n"+
-		"- **plain ns/op, plugin ns/op, allocs/op**: medians over the rounds.\n"+
+	fmt.Fprintf(w, "Each benchmark ran once per round, and the rounds one after another. A benchmark of the plugin against plain GORM "+
+		"measures both sides at once: two databases seeded alike, one without the plugin and one with it, and each iteration runs "+
+		"the operation once on each, the side that goes first alternating, each side's operations timed on their own. "+
+		"The two sides thus share every moment of the machine's load. The garbage collector's work is shared too: "+
+		"a side that allocates more makes both sides pay for part of its collections, so compare the allocs/op columns as well. "+
+		"How to read the tables:\n\n"+
+		"- **plain ns/op, plugin ns/op, allocs/op**: medians over the rounds. The allocations are counted after the timed loop, one side at a time.\n"+
 		"- **overhead**: in each round, plugin ns/op / plain ns/op - 1; the median over the rounds. "+
-		"Comparing within a round cancels most of the drift in the machine's load. The targets are checked against this figure.\n"+
+		"The targets are checked against this figure.\n"+
 		"- **rounds**: the lowest and highest of those per-round overheads: how much single rounds disagree.\n"+
-		"- **CPU overhead**: the same for %s, the CPU time the test process used per operation "+
-		"(all threads, so garbage collection and the plugin's background work count; the database server's time does not). "+
+		"- **CPU overhead**: the same for %s, the CPU time the test process used during each side's operations "+
+		"(all threads, so garbage collection and background work count, whichever side caused them; the database server's time does not). "+
 		"It leaves out time spent waiting for a core, which helps on a loaded machine, but cache and frequency effects of other work remain, "+
 		"and while a query waits for a database server the Go runtime's idle spinning counts too, so against a server it follows latency in part.\n\n", cpuUnit)
 

@@ -17,6 +17,7 @@ package compat_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -343,8 +344,10 @@ var benchDialects = []dialect.Name{dialect.SQLite, dialect.Postgres}
 // timed on their own, so the two sides share every moment of the machine's
 // load instead of running seconds apart. The leaf reports, per side,
 // plain-ns/op and plugin-ns/op, plain-cpu-ns/op and plugin-cpu-ns/op (the
-// process's CPU time during the side's operations), and plain-allocs/op and
-// plugin-allocs/op (counted after the timed loop, one side at a time).
+// process's CPU time during the side's operations), each the median of the
+// means of blocks of benchBlock iterations, so that one stall of the
+// machine does not set them, and plain-allocs/op and plugin-allocs/op
+// (counted after the timed loop, one side at a time).
 func benchEach(b *testing.B, kinds []benchKind, fn func(k benchKind, g *gorm.DB, ids []uint, i int) error) {
 	for _, d := range benchDialects {
 		b.Run(string(d), func(b *testing.B) {
@@ -360,18 +363,34 @@ func benchEach(b *testing.B, kinds []benchKind, fn func(k benchKind, g *gorm.DB,
 
 // benchSide is one side of a paired benchmark and what its operations took.
 type benchSide struct {
-	name    string // "plain" or "plugin"
-	g       *gorm.DB
-	ids     []uint
-	wall    time.Duration
-	cpu     int64
-	allocs  float64
-	ops     int
-	allocOp int // the next operation's index in the allocation count
+	name        string // "plain" or "plugin"
+	g           *gorm.DB
+	ids         []uint
+	wall        time.Duration // in the current block
+	cpu         int64         // in the current block
+	wallPerOp   []float64     // mean ns per operation of each block
+	cpuPerOp    []float64
+	blockOps    int
+	allocs      float64
+	allocCursor int // the next operation's index in the allocation count
 }
 
+// endBlock records the block's means and starts a new block.
+func (s *benchSide) endBlock() {
+	if s.blockOps == 0 {
+		return
+	}
+	s.wallPerOp = append(s.wallPerOp, float64(s.wall.Nanoseconds())/float64(s.blockOps))
+	s.cpuPerOp = append(s.cpuPerOp, float64(s.cpu)/float64(s.blockOps))
+	s.wall, s.cpu, s.blockOps = 0, 0, 0
+}
+
+// benchBlock is how many iterations of a paired benchmark make one block;
+// each side's figures are the median of its blocks' means.
+const benchBlock = 50
+
 // benchAllocRuns is how many operations per side the allocation count runs.
-const benchAllocRuns = 200
+const benchAllocRuns = 500
 
 func benchPaired(b *testing.B, d dialect.Name, k benchKind, fn func(k benchKind, g *gorm.DB, ids []uint, i int) error) {
 	plain, ids := benchDB(b, d, k, false)
@@ -386,32 +405,50 @@ func benchPaired(b *testing.B, d dialect.Name, k benchKind, fn func(k benchKind,
 			err := fn(k, s.g, s.ids, i)
 			s.wall += time.Since(t0)
 			s.cpu += benchCPU() - c0
-			s.ops++
+			s.blockOps++
 			if err != nil {
 				b.Fatalf("%s: %v", s.name, err)
 			}
 		}
 		i++
+		if i%benchBlock == 0 {
+			sides[0].endBlock()
+			sides[1].endBlock()
+		}
 	}
 	if i == 0 {
 		return
 	}
 	for _, s := range sides {
+		if len(s.wallPerOp) == 0 { // fewer iterations than a block
+			s.endBlock()
+		}
 		var err error
-		s.allocOp = i
+		s.allocCursor = i
 		s.allocs = testing.AllocsPerRun(benchAllocRuns, func() {
-			if e := fn(k, s.g, s.ids, s.allocOp); e != nil && err == nil {
+			if e := fn(k, s.g, s.ids, s.allocCursor); e != nil && err == nil {
 				err = e
 			}
-			s.allocOp++
+			s.allocCursor++
 		})
 		if err != nil {
 			b.Fatalf("%s, counting allocations: %v", s.name, err)
 		}
-		b.ReportMetric(float64(s.wall.Nanoseconds())/float64(s.ops), s.name+"-ns/op")
-		b.ReportMetric(float64(s.cpu)/float64(s.ops), s.name+"-cpu-ns/op")
+		b.ReportMetric(benchMedian(s.wallPerOp), s.name+"-ns/op")
+		b.ReportMetric(benchMedian(s.cpuPerOp), s.name+"-cpu-ns/op")
 		b.ReportMetric(s.allocs, s.name+"-allocs/op")
 	}
+}
+
+// benchMedian returns the median of vs, which is not empty.
+func benchMedian(vs []float64) float64 {
+	vs = slices.Clone(vs)
+	slices.Sort(vs)
+	m := len(vs) / 2
+	if len(vs)%2 == 0 {
+		return (vs[m-1] + vs[m]) / 2
+	}
+	return vs[m]
 }
 
 // benchDB opens a fresh database of dialect d, creates and seeds k's table,

@@ -220,7 +220,8 @@ func render(w *strings.Builder, m machine, cmds []string, runner string, out *ou
 	}
 	fmt.Fprintf(w, "Each benchmark ran once per round, and the rounds one after another. A benchmark of the plugin against plain GORM "+
 		"measures both sides at once: two databases seeded alike, one without the plugin and one with it, and each iteration runs "+
-		"the operation once on each, the side that goes first alternating, each side's operations timed on their own. "+
+		"the operation once on each, the side that goes first alternating, each side's operations timed on their own; "+
+		"a side's ns/op and %s are the median of the means of blocks of 50 iterations, so that one stall of the machine does not set them. "+
 		"The two sides thus share every moment of the machine's load. The garbage collector's work is shared too: "+
 		"a side that allocates more makes both sides pay for part of its collections, so compare the allocs/op columns as well. "+
 		"How to read the tables:\n\n"+
@@ -231,7 +232,7 @@ func render(w *strings.Builder, m machine, cmds []string, runner string, out *ou
 		"- **CPU overhead**: the same for %s, the CPU time the test process used during each side's operations "+
 		"(all threads, so garbage collection and background work count, whichever side caused them; the database server's time does not). "+
 		"It leaves out time spent waiting for a core, which helps on a loaded machine, but cache and frequency effects of other work remain, "+
-		"and while a query waits for a database server the Go runtime's idle spinning counts too, so against a server it follows latency in part.\n\n", cpuUnit)
+		"and while a query waits for a database server the Go runtime's idle spinning counts too, so against a server it follows latency in part.\n\n", cpuUnit, cpuUnit)
 
 	for _, g := range gs {
 		fmt.Fprintf(w, "## %s: %s\n\n", short(g.pkg), g.name)

@@ -71,7 +71,7 @@ Each case runs GORM without the plugin (plain) and the same code with the plugin
 release 2.0 installed, in 2.0(m) (plugin), each on a fresh database seeded with the same
 100 rows. SQLite runs in memory on one connection, to isolate the CPU cost, opened by
 dialect.Open, which warms the pure-Go driver's C allocator for both sides (see below);
-PostgreSQL is the local server of internal/dbtest (a new database per case, pool of
+PostgreSQL is the local server of internal/dbtest (a new database per side of each case, pool of
 internal/dbtest, server defaults such as fsync).
 
 - **unversioned**: a model without model.Stamp. Target (issue 4): at most 5% overhead.

@@ -27,9 +27,12 @@ type BackfillOptions struct {
 	// redo InnoDB has not yet checkpointed is above this share of the most
 	// it can hold (Innodb_checkpoint_age over Innodb_checkpoint_max_age):
 	// a backfill that fills the redo log drives InnoDB into flushing pages
-	// in the foreground, which stalls every writer of the service. 0 (the
-	// default) turns it off; otherwise from 0.2 to 0.9. Other servers
-	// ignore it, with a log line.
+	// in the foreground, which stalls every writer of the service. A share
+	// from 0.2 to 0.9 applies always; other servers ignore it, with a log
+	// line. 0 (the default) is auto: a limit of 0.5 that applies only while
+	// the server's other sessions run at least 20 statements a second, so
+	// that a backfill alone on the server runs at full speed; PostgreSQL
+	// and SQLite ignore it silently. RedoOff turns it off.
 	RedoLimit float64
 	Progress  func(Progress)
 }
@@ -176,8 +179,8 @@ func (r *Runner) runJob(ctx context.Context, db *gorm.DB, j job, budget *int64) 
 			if o.MaxRows > 0 && int64(n) > *budget {
 				n = int(*budget)
 			}
-			if o.RedoLimit > 0 && redo.on {
-				w, err := redo.wait(ctx, db, o.RedoLimit, maxRedoWait)
+			if redo.on {
+				w, err := redo.beforeBatch(ctx, db)
 				if err != nil {
 					return res, fmt.Errorf("migrations: backfill of %s: %w", j.table.Table, err)
 				}

@@ -2,10 +2,13 @@ package migrations
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/tandemdb/tandem/internal/dbtest"
 	"github.com/tandemdb/tandem/internal/dialect"
@@ -17,12 +20,12 @@ import (
 // it is given. (The limit is set here below what validation allows, so
 // that any redo not yet checkpointed is above it.)
 func TestRedoThrottle(t *testing.T) {
-	for _, l := range []float64{0.1, 0.95, -0.5, 2} {
+	for _, l := range []float64{0.1, 0.95, -0.5, -2, 2} {
 		if err := checkRedoLimit(l); err == nil {
 			t.Errorf("redo limit %v accepted, want an error", l)
 		}
 	}
-	for _, l := range []float64{0, 0.2, 0.5, 0.9} {
+	for _, l := range []float64{0, RedoOff, 0.2, 0.5, 0.9} {
 		if err := checkRedoLimit(l); err != nil {
 			t.Errorf("redo limit %v refused: %v", l, err)
 		}
@@ -89,4 +92,119 @@ func TestRedoThrottle(t *testing.T) {
 			t.Error("wait with a cancelled context: no error")
 		}
 	})
+}
+
+// TestRedoAuto: the default redo limit (0, auto) is silently off on
+// PostgreSQL and SQLite, as RedoOff is everywhere. On MariaDB it reads the
+// server's and its own session's statement counts, and turns on when the
+// other sessions are busy: here a second connection that runs statements
+// as fast as it can.
+func TestRedoAuto(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		r, err := New(db.Gorm, fstest.MapFS{}, WithBackfill(BackfillOptions{RedoLimit: RedoOff}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logged []string
+		r.logf = func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }
+		if th := r.redoThrottle(ctx, db.Gorm, RedoOff); th.on {
+			t.Errorf("RedoOff: throttle on")
+		}
+		err = db.Gorm.Connection(func(conn *gorm.DB) error {
+			th := r.redoThrottle(ctx, conn, 0)
+			if db.Dialect != dialect.MySQL {
+				if th.on {
+					t.Errorf("auto on %s: throttle on", db.Dialect)
+				}
+				return nil
+			}
+			if !th.on || !th.auto || th.limit != autoRedoLimit || th.busy {
+				t.Fatalf("auto on MariaDB: %+v, want on, auto, limit %v, not busy", th, autoRedoLimit)
+			}
+			// The session's count is this connection's statements exactly.
+			g0, s0, err := statements(ctx, conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 10 {
+				if err := conn.Exec("SELECT 1").Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			g1, s1, err := statements(ctx, conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s1-s0 != 11 || g1-g0 < s1-s0 {
+				t.Errorf("statements: session %d -> %d, server %d -> %d; want 11 more in the session (10 and the reading), at least as many in the server", s0, s1, g0, g1)
+			}
+			// Another session busy: the throttle turns on, with a log line.
+			other := db.Open(t)
+			stop := make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				for {
+					select {
+					case <-stop:
+						done <- nil
+						return
+					default:
+					}
+					if err := other.Exec("SELECT 1").Error; err != nil {
+						done <- err
+						return
+					}
+				}
+			}()
+			time.Sleep(2 * autoSample)
+			th.sample(ctx, conn)
+			close(stop)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if !th.busy || !th.on {
+				t.Errorf("other session busy: throttle %+v, want busy", th)
+			}
+			if len(logged) != 1 || !strings.Contains(logged[0], "redo limit auto: other sessions run") {
+				t.Errorf("log lines %q, want one saying the limit now applies", logged)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if db.Dialect != dialect.MySQL && len(logged) != 0 {
+			t.Errorf("auto on %s logged %q, want nothing", db.Dialect, logged)
+		}
+	})
+}
+
+// TestRedoAutoHold: once on, the automatic limit stays on until the other
+// sessions have been quiet for autoHold, and says when it lifts.
+func TestRedoAutoHold(t *testing.T) {
+	var logged []string
+	th := &redoThrottle{on: true, auto: true, limit: autoRedoLimit, logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }}
+	t0 := time.Now()
+	steps := []struct {
+		after time.Duration
+		rate  float64
+		busy  bool
+	}{
+		{0, autoBusy - 1, false},
+		{time.Second, autoBusy, true},
+		{2 * time.Second, 0, true},
+		{time.Second + autoHold - time.Millisecond, 0, true},
+		{time.Second + autoHold, 0, false},
+		{time.Second + autoHold + time.Second, 500, true},
+	}
+	for _, s := range steps {
+		th.observe(s.rate, t0.Add(s.after))
+		if th.busy != s.busy {
+			t.Errorf("after %s at %v statements/s: busy %v, want %v", s.after, s.rate, th.busy, s.busy)
+		}
+	}
+	if len(logged) != 3 || !strings.Contains(logged[1], "batches no longer wait") {
+		t.Errorf("log lines %q, want on, off, on", logged)
+	}
 }

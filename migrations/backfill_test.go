@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -669,7 +670,7 @@ func TestBackfillRedoLimit(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := t.Context()
 		_, err := migrations.New(db.Gorm, files{}.fsys(), migrations.WithBackfill(migrations.BackfillOptions{RedoLimit: 1.5}))
-		if err == nil || !strings.Contains(err.Error(), "redo limit 1.5: want 0 (off) or a share of InnoDB's redo from 0.2 to 0.9") {
+		if err == nil || !strings.Contains(err.Error(), "redo limit 1.5: want a share of InnoDB's redo from 0.2 to 0.9, e.g. 0.5, 0 (the default: 0.5 while other sessions are busy) or RedoOff") {
 			t.Errorf("New with a redo limit of 1.5: %v", err)
 		}
 		expandPeople(t, db, peopleFiles)
@@ -685,6 +686,66 @@ func TestBackfillRedoLimit(t *testing.T) {
 		wantEqual(t, "rows left stale", staleCount(t, db), int64(0))
 		if res.ThrottledMS < 0 || (db.Dialect != dialect.MySQL && res.ThrottledMS != 0) {
 			t.Errorf("throttled %d ms on %s", res.ThrottledMS, db.Dialect)
+		}
+	})
+}
+
+// TestBackfillRedoAuto: with the default options the backfill on MariaDB
+// applies the redo limit while another session is busy (here one that runs
+// statements as fast as it can), says so, and converts every row; the
+// other dialects run it as before, without a word about the redo.
+func TestBackfillRedoAuto(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := t.Context()
+		expandPeople(t, db, peopleFiles)
+		seedPeople(t, db, 1, 120, st10)
+		var mu sync.Mutex
+		var logged []string
+		logf := func(f string, a ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			logged = append(logged, fmt.Sprintf(f, a...))
+		}
+		// 200 rows/s: the 120 rows take 0.6 s, more than one window of
+		// the sampling.
+		r := newRunner(t, db.Gorm, peopleFiles, migrations.WithModels(&PersonV2{}), migrations.WithLogf(logf),
+			migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 10, TargetBatch: time.Nanosecond, RateLimit: 200}))
+		other := db.Open(t)
+		stop := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			for {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				default:
+				}
+				if err := other.Exec("SELECT 1").Error; err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
+		rep, err := r.Migrate(ctx, rel20)
+		close(stop)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		res := backfillOf(t, rep)
+		wantEqual(t, "rows converted", res.Rows, int64(120))
+		wantEqual(t, "rows left stale", staleCount(t, db), int64(0))
+		mu.Lock()
+		defer mu.Unlock()
+		on := slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, "redo limit auto: other sessions run") })
+		if on != (db.Dialect == dialect.MySQL) {
+			t.Errorf("on %s, the log says the redo limit applies: %v; log %q", db.Dialect, on, logged)
+		}
+		if db.Dialect != dialect.MySQL && (res.ThrottledMS != 0 || slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, "redo") })) {
+			t.Errorf("on %s: throttled %d ms, log %q; want no word of the redo", db.Dialect, res.ThrottledMS, logged)
 		}
 	})
 }

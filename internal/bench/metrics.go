@@ -9,10 +9,13 @@ import (
 
 // metricTarget is a bound on a metric a benchmark reports itself
 // (b.ReportMetric: rows/s ratios, latencies), for the results of one group
-// whose name has every segment in match.
+// whose name has every segment in match and none in except.
 type metricTarget struct {
 	group string   // the benchmark function without "Benchmark": "Backfill"
 	match []string // segments the name must have, e.g. "rows=10M", "complete"
+	// except are segments that make a case a reference without the target,
+	// e.g. "sql-off": options that turn a default safeguard off.
+	except []string
 	unit  string   // the metric: "sql-x-update"
 	op    string   // how the metric compares with limit: ">=", "<=" or "<"
 	limit float64
@@ -27,6 +30,11 @@ func (t metricTarget) applies(pkg string, r *result) bool {
 	}
 	for _, m := range t.match {
 		if !slices.Contains(segs[1:], m) {
+			return false
+		}
+	}
+	for _, m := range t.except {
+		if slices.Contains(segs[1:], m) {
 			return false
 		}
 	}

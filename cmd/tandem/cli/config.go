@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,6 +69,7 @@ type runConfig struct {
 	ddlRetries       int
 	limit            int
 	backfill         migrations.BackfillOptions
+	redoLimit        string // --redo-limit as given: auto, off or a share
 	soak             time.Duration
 	noArchive        bool
 	allowDrops       bool
@@ -117,8 +119,23 @@ func (c *runConfig) check() error {
 	if r := c.backfill.RateLimit; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
 		return usageError{fmt.Errorf("--rate %v: want rows per second, 0 or more (0: no limit)", r)}
 	}
-	if l := c.backfill.RedoLimit; l != 0 && !(l >= 0.2 && l <= 0.9) {
-		return usageError{fmt.Errorf("--redo-limit %v: want a share of InnoDB's redo from 0.2 to 0.9, e.g. 0.5 (0: off)", l)}
+	return c.checkRedoLimit()
+}
+
+// checkRedoLimit turns --redo-limit into BackfillOptions.RedoLimit: auto
+// (0), off or 0 (migrations.RedoOff), or a share from 0.2 to 0.9.
+func (c *runConfig) checkRedoLimit() error {
+	switch v := strings.TrimSpace(c.redoLimit); v {
+	case "", "auto":
+		c.backfill.RedoLimit = 0
+	case "off", "0":
+		c.backfill.RedoLimit = migrations.RedoOff
+	default:
+		l, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(l >= 0.2 && l <= 0.9) {
+			return usageError{fmt.Errorf("--redo-limit %s: want a share of InnoDB's redo from 0.2 to 0.9, e.g. 0.5, or auto (the default) or off", v)}
+		}
+		c.backfill.RedoLimit = l
 	}
 	return nil
 }
@@ -149,7 +166,7 @@ func (c *runConfig) backfillFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.backfill.TargetBatch, "batch-time", 100*time.Millisecond, "aimed duration of one batch (a short transaction)")
 	fs.Float64Var(&c.backfill.RateLimit, "rate", 0, "at most this many rows per second (0: no limit)")
 	fs.DurationVar(&c.backfill.Pause, "pause", 0, "pause between batches")
-	fs.Float64Var(&c.backfill.RedoLimit, "redo-limit", 0, "MariaDB: before each batch, wait (up to 10s) while InnoDB's redo not yet checkpointed is above this share of its maximum, so that the backfill does not force InnoDB to flush in the foreground and stall the service's writes; 0.2 to 0.9, e.g. 0.5 (0: off)")
+	fs.StringVar(&c.redoLimit, "redo-limit", "auto", "MariaDB: before each batch, wait (up to 10s) while InnoDB's redo not yet checkpointed is above this share of its maximum, so that the backfill does not force InnoDB to flush in the foreground and stall the service's writes: 0.2 to 0.9, e.g. 0.5; auto: 0.5 while the server's other sessions run 20 statements a second or more, none while they are quiet; off (or 0): never")
 }
 
 // contractFlags declares the flags of contract's gate.

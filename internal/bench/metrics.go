@@ -16,11 +16,11 @@ type metricTarget struct {
 	// except are segments that make a case a reference without the target,
 	// e.g. "sql-off": options that turn a default safeguard off.
 	except []string
-	unit  string   // the metric: "sql-x-update"
-	op    string   // how the metric compares with limit: ">=", "<=" or "<"
-	limit float64
-	what  string // what the summary calls it: "SQL backfill / plain UPDATE"
-	why   string // where the target comes from: "issue 5"
+	unit   string // the metric: "sql-x-update"
+	op     string // how the metric compares with limit: ">=", "<=" or "<"
+	limit  float64
+	what   string // what the summary calls it: "SQL backfill / plain UPDATE"
+	why    string // where the target comes from: "issue 5"
 }
 
 func (t metricTarget) applies(pkg string, r *result) bool {

@@ -327,37 +327,51 @@ func (r *logRecorder) all() string {
 	return strings.Join(r.lines, "\n")
 }
 
-// cli is the tandem command built once for the tests that run it.
+// cli holds the commands built once for the tests that run them: the stock
+// tandem command, and for the benchmarks the shop's own (shop-tandem).
 var cli struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
+	mu    sync.Mutex
+	dir   string
+	paths map[string]string // package path to binary
+	errs  map[string]error
 }
 
 // cliBinary builds the tandem command once per test binary and returns its
 // path. It skips the test when the go command is not on PATH.
-func cliBinary(t *testing.T) string {
+func cliBinary(t testing.TB) string {
+	t.Helper()
+	return goBinary(t, "github.com/tandemdb/tandem/cmd/tandem")
+}
+
+// goBinary builds the main package pkg once per test binary and returns its
+// path. It skips the test when the go command is not on PATH.
+func goBinary(t testing.TB, pkg string) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("the go command is not on PATH, so the tandem CLI cannot be built: %v", err)
+		t.Skipf("the go command is not on PATH, so %s cannot be built: %v", pkg, err)
 	}
-	cli.once.Do(func() {
-		cli.dir, cli.err = os.MkdirTemp("", "tandem-cli-")
-		if cli.err != nil {
-			return
-		}
-		cli.path = filepath.Join(cli.dir, "tandem")
-		out, err := exec.Command(goTool, "build", "-o", cli.path, "github.com/tandemdb/tandem/cmd/tandem").CombinedOutput()
-		if err != nil {
-			cli.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if cli.err != nil {
-		t.Fatalf("build the tandem CLI: %v", cli.err)
+	cli.mu.Lock()
+	defer cli.mu.Unlock()
+	if cli.paths == nil {
+		cli.paths, cli.errs = map[string]string{}, map[string]error{}
 	}
-	return cli.path
+	if _, done := cli.paths[pkg]; !done {
+		if cli.dir == "" {
+			if cli.dir, err = os.MkdirTemp("", "tandem-cli-"); err != nil {
+				t.Fatalf("build %s: %v", pkg, err)
+			}
+		}
+		path := filepath.Join(cli.dir, filepath.Base(pkg))
+		cli.paths[pkg] = path
+		if out, err := exec.Command(goTool, "build", "-o", path, pkg).CombinedOutput(); err != nil {
+			cli.errs[pkg] = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	}
+	if err := cli.errs[pkg]; err != nil {
+		t.Fatalf("build %s: %v", pkg, err)
+	}
+	return cli.paths[pkg]
 }
 
 // runCLI runs the tandem command and returns its exit code and output.

@@ -87,7 +87,11 @@ TANDEM_BENCH_ROWS_MAX (the -rows-max flag) skips the tables of more rows; -rows-
   own time. The workload runs alone for 30 s, in three 10-s windows (the baseline p99 is the median of the
   windows' p99, so that one stall of the machine's disk does not set it; the worst window
   is shown too), then during the first 30 s of the backfill (the backfill is
-  then cancelled, as Ctrl-C would; the SQL backfill may finish sooner). The cases sql and
+  then interrupted, as Ctrl-C would; the SQL backfill may finish sooner). The backfill runs as
+  an operator runs it: ` + "`tandem migrate`" + ` in a process of its own (the stock command for the
+  SQL backfill, the shop's own binary with its models for the Go backfill), so that it
+  does not share the workload's Go scheduler and garbage collector (until 2026-12-07 it ran
+  in the benchmark's process). The cases sql and
   go use the default options (on MariaDB that includes ` + "`--redo-limit auto`" + `, which the
   workload turns on); sql-off (MariaDB) is the SQL backfill with ` + "`--redo-limit off`" + `, as the
   default was before 2026-12-07; sql-paced (MariaDB) is the SQL backfill in batches of about

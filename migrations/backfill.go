@@ -34,7 +34,15 @@ type BackfillOptions struct {
 	// that a backfill alone on the server runs at full speed; PostgreSQL
 	// and SQLite ignore it silently. RedoOff turns it off.
 	RedoLimit float64
-	Progress  func(Progress)
+	// Duty is the share of the time the backfill works: after a batch that
+	// took t it pauses t*(1-Duty)/Duty, so that the service's statements
+	// find the server's cores and disks free. A share from 0.1 to 0.9
+	// applies always; 0 (the default) is auto: 0.5 on PostgreSQL while
+	// another client session of the server has run a statement within the
+	// last second, none while they are quiet, and none on MariaDB (where
+	// RedoLimit's auto governs) or SQLite. DutyOff (1) never pauses.
+	Duty     float64
+	Progress func(Progress)
 }
 
 // Progress reports a table's backfill after each batch.
@@ -61,6 +69,9 @@ type BackfillResult struct {
 	// ThrottledMS is how long the batches waited for the server's redo
 	// (BackfillOptions.RedoLimit), in milliseconds.
 	ThrottledMS int64 `json:"throttled_ms"`
+	// PausedMS is how long the backfill paused after its batches for the
+	// service (BackfillOptions.Duty), in milliseconds.
+	PausedMS int64 `json:"paused_ms"`
 }
 
 // Backfill kinds.
@@ -145,6 +156,7 @@ func (r *Runner) runJob(ctx context.Context, db *gorm.DB, j job, budget *int64) 
 		return res, err
 	}
 	redo := r.redoThrottle(ctx, db, o.RedoLimit)
+	duty := r.dutyPacer(ctx, db, o.Duty)
 	started := time.Now()
 	report := func(finished bool) {
 		if o.Progress == nil {
@@ -227,6 +239,10 @@ func (r *Runner) runJob(ctx context.Context, db *gorm.DB, j job, budget *int64) 
 				if min := time.Duration(float64(done+conflicts) / o.RateLimit * float64(time.Second)); min > el {
 					sleep(ctx, min-el)
 				}
+			}
+			if d := duty.pause(ctx, db, el); d > 0 {
+				sleep(ctx, d)
+				res.PausedMS += d.Milliseconds()
 			}
 			if o.Pause > 0 {
 				sleep(ctx, o.Pause)

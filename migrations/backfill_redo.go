@@ -55,12 +55,11 @@ type redoThrottle struct {
 	poll  time.Duration
 	logf  func(string, ...any)
 
-	// auto mode: the last sample of the statement counters, and since when
-	// the other sessions have been busy (zero: quiet).
+	// auto mode: the last sample of the statement counters, and whether
+	// the other sessions are busy.
 	sampled         time.Time
 	global, session int64
-	busy            bool
-	lastBusy        time.Time
+	load            busyState
 }
 
 // redoThrottle returns the throttle for limit on db: off for RedoOff; for a
@@ -116,7 +115,7 @@ func (t *redoThrottle) beforeBatch(ctx context.Context, db *gorm.DB) (time.Durat
 	}
 	if t.auto {
 		t.sample(ctx, db)
-		if !t.busy {
+		if !t.load.busy {
 			return 0, nil
 		}
 	}
@@ -150,14 +149,10 @@ func (t *redoThrottle) sample(ctx context.Context, db *gorm.DB) {
 // now: the limit applies from the first busy sample until autoHold of
 // quiet ones.
 func (t *redoThrottle) observe(rate float64, now time.Time) {
-	switch {
-	case rate >= autoBusy:
-		if !t.busy {
-			t.logf("redo limit auto: other sessions run %.0f statements/s; each batch now waits while InnoDB's redo not yet checkpointed is above %v of its maximum (--redo-limit off: never)", rate, t.limit)
-		}
-		t.busy, t.lastBusy = true, now
-	case t.busy && now.Sub(t.lastBusy) >= autoHold:
-		t.busy = false
+	switch t.load.observe(rate >= autoBusy, now) {
+	case 1:
+		t.logf("redo limit auto: other sessions run %.0f statements/s; each batch now waits while InnoDB's redo not yet checkpointed is above %v of its maximum (--redo-limit off: never)", rate, t.limit)
+	case -1:
 		t.logf("redo limit auto: other sessions have run under %.0f statements/s for %s; batches no longer wait for InnoDB's redo", autoBusy, autoHold)
 	}
 }

@@ -119,7 +119,7 @@ func TestRedoAuto(t *testing.T) {
 				}
 				return nil
 			}
-			if !th.on || !th.auto || th.limit != autoRedoLimit || th.busy {
+			if !th.on || !th.auto || th.limit != autoRedoLimit || th.load.busy {
 				t.Fatalf("auto on MariaDB: %+v, want on, auto, limit %v, not busy", th, autoRedoLimit)
 			}
 			// The session's count is this connection's statements exactly.
@@ -163,7 +163,7 @@ func TestRedoAuto(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
-			if !th.busy || !th.on {
+			if !th.load.busy || !th.on {
 				t.Errorf("other session busy: throttle %+v, want busy", th)
 			}
 			if len(logged) != 1 || !strings.Contains(logged[0], "redo limit auto: other sessions run") {
@@ -200,11 +200,90 @@ func TestRedoAutoHold(t *testing.T) {
 	}
 	for _, s := range steps {
 		th.observe(s.rate, t0.Add(s.after))
-		if th.busy != s.busy {
-			t.Errorf("after %s at %v statements/s: busy %v, want %v", s.after, s.rate, th.busy, s.busy)
+		if th.load.busy != s.busy {
+			t.Errorf("after %s at %v statements/s: busy %v, want %v", s.after, s.rate, th.load.busy, s.busy)
 		}
 	}
 	if len(logged) != 3 || !strings.Contains(logged[1], "batches no longer wait") {
 		t.Errorf("log lines %q, want on, off, on", logged)
 	}
+}
+
+// TestDuty: the duty is refused outside 0, 1 and [0.1, 0.9]; a fixed share
+// pauses on every dialect; auto is on PostgreSQL only, and there pauses
+// once another session is busy, with a log line.
+func TestDuty(t *testing.T) {
+	for _, d := range []float64{0.05, 0.95, -1, 2} {
+		if err := checkDuty(d); err == nil {
+			t.Errorf("duty %v accepted, want an error", d)
+		}
+	}
+	for _, d := range []float64{0, DutyOff, 0.1, 0.5, 0.9} {
+		if err := checkDuty(d); err != nil {
+			t.Errorf("duty %v refused: %v", d, err)
+		}
+	}
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		r, err := New(db.Gorm, fstest.MapFS{}, WithBackfill(BackfillOptions{Duty: 0.25}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logged []string
+		r.logf = func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }
+		if p := r.dutyPacer(ctx, db.Gorm, DutyOff); p.on || p.pause(ctx, db.Gorm, time.Second) != 0 {
+			t.Errorf("DutyOff: pacer %+v", p)
+		}
+		if got := r.dutyPacer(ctx, db.Gorm, 0.25).pause(ctx, db.Gorm, 100*time.Millisecond); got != 300*time.Millisecond {
+			t.Errorf("duty 0.25 after a batch of 100ms: pause %s, want 300ms", got)
+		}
+		err = db.Gorm.Connection(func(conn *gorm.DB) error {
+			p := r.dutyPacer(ctx, conn, 0)
+			if db.Dialect != dialect.Postgres {
+				if p.on {
+					t.Errorf("auto on %s: pacer on", db.Dialect)
+				}
+				return nil
+			}
+			if !p.on || !p.auto || p.share != autoDuty || p.load.busy {
+				t.Fatalf("auto on PostgreSQL: %+v, want on, auto, share %v, not busy", p, autoDuty)
+			}
+			other := db.Open(t)
+			stop := make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				for {
+					select {
+					case <-stop:
+						done <- nil
+						return
+					default:
+					}
+					if err := other.Exec("SELECT 1").Error; err != nil {
+						done <- err
+						return
+					}
+				}
+			}()
+			time.Sleep(2 * autoSample)
+			got := p.pause(ctx, conn, 100*time.Millisecond)
+			close(stop)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got != 100*time.Millisecond || !p.load.busy {
+				t.Errorf("other session busy: pause %s, pacer %+v; want 100ms, busy", got, p)
+			}
+			if len(logged) != 1 || !strings.Contains(logged[0], "duty auto: ") || !strings.Contains(logged[0], "other sessions ran statements") {
+				t.Errorf("log lines %q, want one saying the backfill now pauses", logged)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if db.Dialect != dialect.Postgres && len(logged) != 0 {
+			t.Errorf("auto on %s logged %q, want nothing", db.Dialect, logged)
+		}
+	})
 }

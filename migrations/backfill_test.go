@@ -690,11 +690,12 @@ func TestBackfillRedoLimit(t *testing.T) {
 	})
 }
 
-// TestBackfillRedoAuto: with the default options the backfill on MariaDB
-// applies the redo limit while another session is busy (here one that runs
-// statements as fast as it can), says so, and converts every row; the
-// other dialects run it as before, without a word about the redo.
-func TestBackfillRedoAuto(t *testing.T) {
+// TestBackfillAuto: with the default options, while another session is
+// busy (here one that runs statements as fast as it can), the backfill on
+// MariaDB applies the redo limit and on PostgreSQL pauses after its
+// batches, says so, and converts every row; SQLite runs it as before,
+// without a word.
+func TestBackfillAuto(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := t.Context()
 		expandPeople(t, db, peopleFiles)
@@ -740,12 +741,21 @@ func TestBackfillRedoAuto(t *testing.T) {
 		wantEqual(t, "rows left stale", staleCount(t, db), int64(0))
 		mu.Lock()
 		defer mu.Unlock()
-		on := slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, "redo limit auto: other sessions run") })
-		if on != (db.Dialect == dialect.MySQL) {
+		said := func(s string) bool { return slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, s) }) }
+		if on := said("redo limit auto: other sessions run"); on != (db.Dialect == dialect.MySQL) {
 			t.Errorf("on %s, the log says the redo limit applies: %v; log %q", db.Dialect, on, logged)
 		}
-		if db.Dialect != dialect.MySQL && (res.ThrottledMS != 0 || slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, "redo") })) {
+		if on := said("duty auto: ") && said("other sessions ran statements"); on != (db.Dialect == dialect.Postgres) {
+			t.Errorf("on %s, the log says the backfill pauses: %v; log %q", db.Dialect, on, logged)
+		}
+		if (res.PausedMS > 0) != (db.Dialect == dialect.Postgres) {
+			t.Errorf("on %s: paused %d ms after batches", db.Dialect, res.PausedMS)
+		}
+		if db.Dialect != dialect.MySQL && (res.ThrottledMS != 0 || said("redo")) {
 			t.Errorf("on %s: throttled %d ms, log %q; want no word of the redo", db.Dialect, res.ThrottledMS, logged)
+		}
+		if db.Dialect == dialect.SQLite && said("duty") {
+			t.Errorf("on SQLite the log says %q, want no word of the duty", logged)
 		}
 	})
 }

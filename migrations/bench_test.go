@@ -231,9 +231,9 @@ type benchShop struct {
 // benchPaced are the options of the "sql-paced" latency case, on MariaDB:
 // batches of about 20 ms, each followed by a 20-ms pause, so that the
 // service's statements find the server's cores and the redo log free half
-// of the time; the redo limit is off, so that the case shows what pacing
-// alone does.
-var benchPaced = migrations.BackfillOptions{TargetBatch: 20 * time.Millisecond, Pause: 20 * time.Millisecond, RedoLimit: migrations.RedoOff}
+// of the time; the redo limit and the duty are off, so that the case shows
+// what pacing alone does.
+var benchPaced = migrations.BackfillOptions{TargetBatch: 20 * time.Millisecond, Pause: 20 * time.Millisecond}
 
 func newBenchShop(b *testing.B, d dialect.Name) *benchShop {
 	b.Helper()
@@ -322,8 +322,8 @@ func (s *benchShop) backfill(ctx context.Context, b *testing.B, r *migrations.Ru
 var benchLatencyArgs = map[string][]string{
 	migrations.BackfillSQL: nil,
 	"go":                   nil,
-	"sql-off":              {"--redo-limit", "off"},
-	"sql-paced":            {"--batch-time", benchPaced.TargetBatch.String(), "--pause", benchPaced.Pause.String(), "--redo-limit", "off"},
+	"sql-off":              {"--redo-limit", "off", "--duty", "off"},
+	"sql-paced":            {"--batch-time", benchPaced.TargetBatch.String(), "--pause", benchPaced.Pause.String(), "--redo-limit", "off", "--duty", "off"},
 }
 
 // backfillProcess runs the migrate phase of 2.0 as an operator does: tandem
@@ -545,9 +545,9 @@ func BenchmarkBackfillLatency(b *testing.B) {
 			benchNeedRows(b, n)
 			s := newBenchShop(b, d)
 			load := benchLoad{g: s.db.Open(b), rows: n}
-			kinds := []string{migrations.BackfillSQL, "go"}
+			kinds := []string{migrations.BackfillSQL, "go", "sql-off"}
 			if d == dialect.MySQL {
-				kinds = append(kinds, "sql-off", "sql-paced") // the redo limit is MariaDB's
+				kinds = append(kinds, "sql-paced")
 			}
 			for _, kind := range kinds {
 				want := map[string]string{migrations.BackfillSQL: migrations.BackfillSQL, "go": migrations.BackfillConvert, "sql-off": migrations.BackfillSQL, "sql-paced": migrations.BackfillSQL}[kind]

@@ -81,6 +81,9 @@ func WithBackfill(o BackfillOptions) Option {
 		if err := checkRedoLimit(o.RedoLimit); err != nil {
 			return err
 		}
+		if err := checkDuty(o.Duty); err != nil {
+			return err
+		}
 		r.backfill = o
 		return nil
 	}

@@ -92,13 +92,13 @@ TANDEM_BENCH_ROWS_MAX (the -rows-max flag) skips the tables of more rows; -rows-
   SQL backfill, the shop's own binary with its models for the Go backfill), so that it
   does not share the workload's Go scheduler and garbage collector (until 2026-12-07 it ran
   in the benchmark's process). The cases sql and
-  go use the default options (on MariaDB that includes ` + "`--redo-limit auto`" + `, which the
-  workload turns on); sql-off (MariaDB) is the SQL backfill with ` + "`--redo-limit off`" + `, as the
-  default was before 2026-12-07; sql-paced (MariaDB) is the SQL backfill in batches of about
-  20 ms with a 20-ms pause after each and no redo limit
-  (` + "`--batch-time 20ms --pause 20ms --redo-limit off`" + `). Target (issue 5): p99 during the
-  backfill at most 2 times the p99 without, for sql and go; sql-off and sql-paced are
-  references without a target, to show what the redo limit does.
+  go use the default options (` + "`--redo-limit auto`" + ` on MariaDB and ` + "`--duty auto`" + ` on
+  PostgreSQL, which the workload turns on); sql-off is the SQL backfill with both off
+  (` + "`--redo-limit off --duty off`" + `), as the default was before 2026-12-07; sql-paced
+  (MariaDB) is the SQL backfill in batches of about 20 ms with a 20-ms pause after each and
+  both off (` + "`--batch-time 20ms --pause 20ms --redo-limit off --duty off`" + `). Target
+  (issue 5): p99 during the backfill at most 2 times the p99 without, for sql and go;
+  sql-off and sql-paced are references without a target, to show what the defaults do.
 - **Coverage**: a table of 100k, 1M or 10M rows (id, a name, obj_version and its index,
   built after the load), in three states one after the other: complete (every row
   stamped 2.0, then VACUUM ANALYZE / ANALYZE TABLE, as after a bulk load); stale-1%

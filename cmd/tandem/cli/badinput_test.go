@@ -237,6 +237,8 @@ func badInputs() []badInput {
 			code: 2, want: []string{"--redo-limit 1.5: want a share of InnoDB's redo from 0.2 to 0.9"}, hint: "Run 'tandem help migrate' for usage."},
 		{name: "flag-redo-limit-word", what: "--redo-limit always", state: expandedV2, args: []string{"migrate", "--release", "2.0", "--redo-limit", "always"},
 			code: 2, want: []string{"--redo-limit always: want a share of InnoDB's redo from 0.2 to 0.9, e.g. 0.5, or auto (the default) or off"}, hint: "Run 'tandem help migrate' for usage."},
+		{name: "flag-duty-out-of-range", what: "--duty 2", state: expandedV2, args: []string{"migrate", "--release", "2.0", "--duty", "2"},
+			code: 2, want: []string{"--duty 2: want the share of the time the backfill works, from 0.1 to 0.9, e.g. 0.5, or auto (the default) or off"}, hint: "Run 'tandem help migrate' for usage."},
 		{name: "flag-redo-limit-negative", what: "--redo-limit -1", state: expandedV2, args: []string{"migrate", "--release", "2.0", "--redo-limit", "-1"},
 			code: 2, want: []string{"--redo-limit -1: want a share of InnoDB's redo from 0.2 to 0.9"}, hint: "Run 'tandem help migrate' for usage."},
 		{name: "flag-set-without-release", what: "flag set without --release", state: migratedV2, args: []string{"flag", "set", "contract-ready"},

@@ -158,6 +158,9 @@ func phaseCommand(phase versions.Phase, summary, example string) *command {
 				if b.ThrottledMS > 0 {
 					fmt.Fprintf(a.out, "; waited %s for the server's redo (--redo-limit)", time.Duration(b.ThrottledMS)*time.Millisecond)
 				}
+				if b.PausedMS > 0 {
+					fmt.Fprintf(a.out, "; paused %s for the service (--duty)", time.Duration(b.PausedMS)*time.Millisecond)
+				}
 				fmt.Fprintln(a.out)
 			}
 			if err != nil {

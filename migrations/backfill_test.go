@@ -741,7 +741,9 @@ func TestBackfillAuto(t *testing.T) {
 		wantEqual(t, "rows left stale", staleCount(t, db), int64(0))
 		mu.Lock()
 		defer mu.Unlock()
-		said := func(s string) bool { return slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, s) }) }
+		said := func(s string) bool {
+			return slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, s) })
+		}
 		if on := said("redo limit auto: other sessions run"); on != (db.Dialect == dialect.MySQL) {
 			t.Errorf("on %s, the log says the redo limit applies: %v; log %q", db.Dialect, on, logged)
 		}

@@ -140,29 +140,10 @@ func TestRedoAuto(t *testing.T) {
 				t.Errorf("statements: session %d -> %d, server %d -> %d; want 11 more in the session (10 and the reading), at least as many in the server", s0, s1, g0, g1)
 			}
 			// Another session busy: the throttle turns on, with a log line.
-			other := db.Open(t)
-			stop := make(chan struct{})
-			done := make(chan error, 1)
-			go func() {
-				for {
-					select {
-					case <-stop:
-						done <- nil
-						return
-					default:
-					}
-					if err := other.Exec("SELECT 1").Error; err != nil {
-						done <- err
-						return
-					}
-				}
-			}()
+			stop := db.Busy(t)
 			time.Sleep(2 * autoSample)
 			th.sample(ctx, conn)
-			close(stop)
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
+			stop()
 			if !th.load.busy || !th.on {
 				t.Errorf("other session busy: throttle %+v, want busy", th)
 			}
@@ -248,29 +229,10 @@ func TestDuty(t *testing.T) {
 			if !p.on || !p.auto || p.share != autoDuty || p.load.busy {
 				t.Fatalf("auto on PostgreSQL: %+v, want on, auto, share %v, not busy", p, autoDuty)
 			}
-			other := db.Open(t)
-			stop := make(chan struct{})
-			done := make(chan error, 1)
-			go func() {
-				for {
-					select {
-					case <-stop:
-						done <- nil
-						return
-					default:
-					}
-					if err := other.Exec("SELECT 1").Error; err != nil {
-						done <- err
-						return
-					}
-				}
-			}()
+			stop := db.Busy(t)
 			time.Sleep(2 * autoSample)
 			got := p.pause(ctx, conn, 100*time.Millisecond)
-			close(stop)
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
+			stop()
 			if got != 100*time.Millisecond || !p.load.busy {
 				t.Errorf("other session busy: pause %s, pacer %+v; want 100ms, busy", got, p)
 			}

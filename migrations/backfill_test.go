@@ -711,28 +711,9 @@ func TestBackfillAuto(t *testing.T) {
 		// the sampling.
 		r := newRunner(t, db.Gorm, peopleFiles, migrations.WithModels(&PersonV2{}), migrations.WithLogf(logf),
 			migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 10, TargetBatch: time.Nanosecond, RateLimit: 200}))
-		other := db.Open(t)
-		stop := make(chan struct{})
-		done := make(chan error, 1)
-		go func() {
-			for {
-				select {
-				case <-stop:
-					done <- nil
-					return
-				default:
-				}
-				if err := other.Exec("SELECT 1").Error; err != nil {
-					done <- err
-					return
-				}
-			}
-		}()
+		stop := db.Busy(t)
 		rep, err := r.Migrate(ctx, rel20)
-		close(stop)
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		stop()
 		if err != nil {
 			t.Fatalf("migrate: %v", err)
 		}

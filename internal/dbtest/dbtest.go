@@ -237,3 +237,34 @@ func randomName() (string, error) {
 	}
 	return "tandem_t_" + hex.EncodeToString(b[:]), nil
 }
+
+// Busy runs statements on a pool of its own, as fast as the server answers
+// them, until the returned function is called; that function fails t if a
+// statement failed. It stands in for a busy service next to the code
+// under test.
+func (d *DB) Busy(t testing.TB) (stop func()) {
+	t.Helper()
+	other := d.Open(t)
+	quit := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-quit:
+				done <- nil
+				return
+			default:
+			}
+			if err := other.Exec("SELECT 1").Error; err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	return sync.OnceFunc(func() {
+		close(quit)
+		if err := <-done; err != nil {
+			t.Errorf("dbtest: busy session: %v", err)
+		}
+	})
+}

@@ -221,3 +221,27 @@ func statements(ctx context.Context, db *gorm.DB) (global, session int64, err er
 	}
 	return g.Int64, s.Int64, nil
 }
+
+// busyState is whether the server's other sessions are busy: from the
+// first busy sample until autoHold of quiet ones.
+type busyState struct {
+	busy     bool
+	lastBusy time.Time
+}
+
+// observe records a sample taken at now and returns 1 when the state
+// turned busy, -1 when it turned quiet, 0 otherwise.
+func (b *busyState) observe(busy bool, now time.Time) int {
+	switch {
+	case busy:
+		was := b.busy
+		b.busy, b.lastBusy = true, now
+		if !was {
+			return 1
+		}
+	case b.busy && now.Sub(b.lastBusy) >= autoHold:
+		b.busy = false
+		return -1
+	}
+	return 0
+}

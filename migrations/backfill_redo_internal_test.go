@@ -190,9 +190,8 @@ func TestRedoAutoHold(t *testing.T) {
 	}
 }
 
-// TestDuty: the duty is refused outside 0, 1 and [0.1, 0.9]; a fixed share
-// pauses on every dialect; auto is on PostgreSQL only, and there pauses
-// once another session is busy, with a log line.
+// TestDuty: the duty is refused outside 0, 1 and [0.1, 0.9]; a share
+// pauses t*(1-share)/share after a batch of t; 0 and DutyOff never pause.
 func TestDuty(t *testing.T) {
 	for _, d := range []float64{0.05, 0.95, -1, 2} {
 		if err := checkDuty(d); err == nil {
@@ -204,48 +203,9 @@ func TestDuty(t *testing.T) {
 			t.Errorf("duty %v refused: %v", d, err)
 		}
 	}
-	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
-		ctx := context.Background()
-		r, err := New(db.Gorm, fstest.MapFS{}, WithBackfill(BackfillOptions{Duty: 0.25}))
-		if err != nil {
-			t.Fatal(err)
+	for d, want := range map[float64]time.Duration{0: 0, DutyOff: 0, 0.25: 300 * time.Millisecond, 0.5: 100 * time.Millisecond, 0.9: 100 * time.Millisecond / 9} {
+		if got := dutyPause(d, 100*time.Millisecond); got != want {
+			t.Errorf("duty %v after a batch of 100ms: pause %s, want %s", d, got, want)
 		}
-		var logged []string
-		r.logf = func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }
-		if p := r.dutyPacer(ctx, db.Gorm, DutyOff); p.on || p.pause(ctx, db.Gorm, time.Second) != 0 {
-			t.Errorf("DutyOff: pacer %+v", p)
-		}
-		if got := r.dutyPacer(ctx, db.Gorm, 0.25).pause(ctx, db.Gorm, 100*time.Millisecond); got != 300*time.Millisecond {
-			t.Errorf("duty 0.25 after a batch of 100ms: pause %s, want 300ms", got)
-		}
-		err = db.Gorm.Connection(func(conn *gorm.DB) error {
-			p := r.dutyPacer(ctx, conn, 0)
-			if db.Dialect != dialect.Postgres {
-				if p.on {
-					t.Errorf("auto on %s: pacer on", db.Dialect)
-				}
-				return nil
-			}
-			if !p.on || !p.auto || p.share != autoDuty || p.load.busy {
-				t.Fatalf("auto on PostgreSQL: %+v, want on, auto, share %v, not busy", p, autoDuty)
-			}
-			stop := db.Busy(t)
-			time.Sleep(2 * autoSample)
-			got := p.pause(ctx, conn, 100*time.Millisecond)
-			stop()
-			if got != 100*time.Millisecond || !p.load.busy {
-				t.Errorf("other session busy: pause %s, pacer %+v; want 100ms, busy", got, p)
-			}
-			if len(logged) != 1 || !strings.Contains(logged[0], "duty auto: ") || !strings.Contains(logged[0], "other sessions ran statements") {
-				t.Errorf("log lines %q, want one saying the backfill now pauses", logged)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if db.Dialect != dialect.Postgres && len(logged) != 0 {
-			t.Errorf("auto on %s logged %q, want nothing", db.Dialect, logged)
-		}
-	})
+	}
 }

@@ -1,0 +1,58 @@
+package compat_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/tandemdb/tandem/compat"
+	"github.com/tandemdb/tandem/internal/dbtest"
+	"github.com/tandemdb/tandem/internal/store"
+	"github.com/tandemdb/tandem/versions"
+)
+
+// TestScanUsesQuerySnapshot: Scan converts the models it filled after the
+// query ran, so a flip in between must not change how: a query built in
+// 2.0(c) left the deprecated Name out, and converting its row as 2.0(m)
+// would (Name empty) set the added fields from nothing. The flip back to
+// 2.0(m) is made to land between the query and the conversion.
+func TestScanUsesQuerySnapshot(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		must(t, db.Gorm.AutoMigrate(&CustomerV1{}))
+		must(t, store.Ensure(ctx, db.Gorm))
+		must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
+		old, _ := plugged(t, db, v1, compat.WithModels(&CustomerV1{}))
+		ada := CustomerV1{Name: "Ada Lovelace", Email: "ada@example.com"}
+		must(t, old.Create(&ada).Error)
+		must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
+		must(t, store.ForceState(ctx, db.Gorm, v2, versions.StateExpanded, "test setup"))
+		cur, p2 := plugged(t, db, v2, compat.WithModels(&CustomerV2{}), compat.WithPollInterval(20*time.Millisecond))
+		setTo(t, db, p2, v2, versions.StateContractReady)
+
+		var once sync.Once
+		flipped := false
+		must(t, cur.Callback().Row().After("tandem:row_done").Register("test:flip_back", func(tx *gorm.DB) {
+			once.Do(func() {
+				// The rows are read, not yet scanned: flip back and wait
+				// until the plugin runs as 2.0(m).
+				setTo(t, db, p2, v2, versions.StateExpanded)
+				flipped = p2.Mode() == compat.ModeDual
+			})
+		}))
+		var c CustomerV2
+		must(t, cur.Model(&CustomerV2{}).Where("id = ?", ada.ID).Scan(&c).Error)
+		if !flipped {
+			t.Fatalf("the plugin did not run as 2.0(m) before the scan's conversion (mode %s)", p2.Mode())
+		}
+		if c.GivenName != "Ada" || c.FamilyName != "Lovelace" {
+			t.Errorf("scanned across the flip: %+v, want GivenName Ada and FamilyName Lovelace, converted as the 2.0(c) query read them", c)
+		}
+		if r := raw(t, db, ada.ID); str(r.Name) != "Ada Lovelace" || r.ObjVersion != v1.Stamp() {
+			t.Errorf("the row changed: %+v", r)
+		}
+	})
+}

@@ -40,7 +40,7 @@ var migrationsSuite = suite{
 		},
 		"BackfillLatency": {
 			{"base-p50-ms", "p50 ms, no backfill"},
-			{"base-p99-ms", "p99 ms, no backfill (median of 3 windows)"},
+			{"base-p99-ms", "p99 ms, no backfill (median of the windows)"},
 			{"base-p99-max-ms", "p99 ms, no backfill (worst window)"},
 			{"p50-ms", "p50 ms, backfill"},
 			{"p99-ms", "p99 ms, backfill"},

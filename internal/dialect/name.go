@@ -108,7 +108,9 @@ func NullSafeEq(n Name) string {
 // Placeholders rewrites the "?" placeholders of sql into the dialect's own,
 // for a statement sent to database/sql directly rather than through GORM:
 // $1, $2, ... on PostgreSQL; MySQL and SQLite take "?" as it is. A "?"
-// inside a quoted identifier or a string literal is left alone.
+// inside a quoted identifier, a string literal or a comment ("-- ..." to
+// the end of the line, "/* ... */", nested as PostgreSQL nests them) is
+// left alone.
 func Placeholders(n Name, sql string) string {
 	if n != Postgres || !strings.Contains(sql, "?") {
 		return sql
@@ -116,16 +118,44 @@ func Placeholders(n Name, sql string) string {
 	var b strings.Builder
 	b.Grow(len(sql) + len(sql)/4)
 	var quote byte // the quote character of the identifier or literal we are in
+	line := false  // in a "--" comment
+	depth := 0     // how deep in "/* */" comments
 	k := 0
 	for i := 0; i < len(sql); i++ {
 		c := sql[i]
+		next := byte(0)
+		if i+1 < len(sql) {
+			next = sql[i+1]
+		}
 		switch {
+		case line:
+			line = c != '\n'
+		case depth > 0:
+			switch {
+			case c == '*' && next == '/':
+				depth--
+				b.WriteString("*/")
+				i++
+				continue
+			case c == '/' && next == '*':
+				depth++
+				b.WriteString("/*")
+				i++
+				continue
+			}
 		case quote != 0:
 			if c == quote {
 				quote = 0 // a doubled quote closes and reopens: same result
 			}
 		case c == '"' || c == '\'':
 			quote = c
+		case c == '-' && next == '-':
+			line = true
+		case c == '/' && next == '*':
+			depth = 1
+			b.WriteString("/*")
+			i++
+			continue
 		case c == '?':
 			k++
 			b.WriteByte('$')

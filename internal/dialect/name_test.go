@@ -95,7 +95,7 @@ func TestTuple(t *testing.T) {
 }
 
 // TestPlaceholders: "?" becomes $n on PostgreSQL, outside quoted
-// identifiers and literals, and stays "?" elsewhere.
+// identifiers, literals and comments, and stays "?" elsewhere.
 func TestPlaceholders(t *testing.T) {
 	for _, tt := range []struct {
 		n       dialect.Name
@@ -104,6 +104,9 @@ func TestPlaceholders(t *testing.T) {
 		{dialect.Postgres, `UPDATE "t" SET "a" = ? WHERE "id" IN ( ?, ?)`, `UPDATE "t" SET "a" = $1 WHERE "id" IN ( $2, $3)`},
 		{dialect.Postgres, `SELECT "odd?col", 'why?', ? FROM "t""?"`, `SELECT "odd?col", 'why?', $1 FROM "t""?"`},
 		{dialect.Postgres, `SELECT 1`, `SELECT 1`},
+		{dialect.Postgres, "SELECT ? -- why?\n, ?", "SELECT $1 -- why?\n, $2"},
+		{dialect.Postgres, "SELECT ? /* a? /* b? */ c? */ , ? /* d?", "SELECT $1 /* a? /* b? */ c? */ , $2 /* d?"},
+		{dialect.Postgres, "SELECT ? - -?, 'it''s -- ?', ?/2", "SELECT $1 - -$2, 'it''s -- ?', $3/2"},
 		{dialect.MySQL, "UPDATE `t` SET `a` = ?", "UPDATE `t` SET `a` = ?"},
 		{dialect.SQLite, `UPDATE "t" SET "a" = ?`, `UPDATE "t" SET "a" = ?`},
 	} {

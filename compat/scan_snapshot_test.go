@@ -1,7 +1,6 @@
 package compat_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/tandemdb/tandem/compat"
 	"github.com/tandemdb/tandem/internal/dbtest"
-	"github.com/tandemdb/tandem/internal/store"
 	"github.com/tandemdb/tandem/versions"
 )
 
@@ -21,15 +19,8 @@ import (
 // 2.0(m) is made to land between the query and the conversion.
 func TestScanUsesQuerySnapshot(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
-		ctx := context.Background()
-		must(t, db.Gorm.AutoMigrate(&CustomerV1{}))
-		must(t, store.Ensure(ctx, db.Gorm))
-		must(t, store.ForceState(ctx, db.Gorm, v1, versions.StateContracted, "test setup"))
-		old, _ := plugged(t, db, v1, compat.WithModels(&CustomerV1{}))
-		ada := CustomerV1{Name: "Ada Lovelace", Email: "ada@example.com"}
-		must(t, old.Create(&ada).Error)
-		must(t, db.Gorm.AutoMigrate(&CustomerV2{}))
-		must(t, store.ForceState(ctx, db.Gorm, v2, versions.StateExpanded, "test setup"))
+		_, ids := expandedWithThree(t, db)
+		ada := ids[0] // Ada Lovelace
 		cur, p2 := plugged(t, db, v2, compat.WithModels(&CustomerV2{}), compat.WithPollInterval(20*time.Millisecond))
 		setTo(t, db, p2, v2, versions.StateContractReady)
 
@@ -44,14 +35,14 @@ func TestScanUsesQuerySnapshot(t *testing.T) {
 			})
 		}))
 		var c CustomerV2
-		must(t, cur.Model(&CustomerV2{}).Where("id = ?", ada.ID).Scan(&c).Error)
+		must(t, cur.Model(&CustomerV2{}).Where("id = ?", ada).Scan(&c).Error)
 		if !flipped {
 			t.Fatalf("the plugin did not run as 2.0(m) before the scan's conversion (mode %s)", p2.Mode())
 		}
 		if c.GivenName != "Ada" || c.FamilyName != "Lovelace" {
 			t.Errorf("scanned across the flip: %+v, want GivenName Ada and FamilyName Lovelace, converted as the 2.0(c) query read them", c)
 		}
-		if r := raw(t, db, ada.ID); str(r.Name) != "Ada Lovelace" || r.ObjVersion != v1.Stamp() {
+		if r := raw(t, db, ada); str(r.Name) != "Ada Lovelace" || r.ObjVersion != v1.Stamp() {
 			t.Errorf("the row changed: %+v", r)
 		}
 	})

@@ -321,28 +321,39 @@ func (s *benchShop) backfill(ctx context.Context, b *testing.B, r *migrations.Ru
 	return 0, migrations.BackfillResult{}
 }
 
-// benchLatencyArgs are the flags of tandem migrate in each latency case;
-// the Go backfill runs the shop's own binary (it has the models), the
-// others the stock tandem command.
-var benchLatencyArgs = map[string][]string{
-	migrations.BackfillSQL: nil,
-	"go":                   nil,
-	"sql-off":              {"--redo-limit", "off"},
-	"sql-rate":             {"--rate", "40000"},
-	"sql-paced":            {"--batch-time", benchPaced.TargetBatch.String(), "--pause", benchPaced.Pause.String(), "--redo-limit", "off"},
+// benchLatencyCase is one case of BenchmarkBackfillLatency.
+type benchLatencyCase struct {
+	name     string
+	dialect  dialect.Name // "": every server
+	backfill string       // the backfill kind the run must have done
+	args     []string     // flags of tandem migrate
+	runs     int          // runs per iteration
+}
+
+// benchLatencyCases are the latency cases; the Go backfill runs the shop's
+// own binary (it has the models), the others the stock tandem command. On
+// PostgreSQL the defaults turn nothing off, so sql-off would run sql again.
+var benchLatencyCases = []benchLatencyCase{
+	{name: migrations.BackfillSQL, backfill: migrations.BackfillSQL, runs: benchLatencyRuns},
+	{name: "go", backfill: migrations.BackfillConvert, runs: benchLatencyRuns},
+	{name: "sql-rate", dialect: dialect.Postgres, backfill: migrations.BackfillSQL, args: []string{"--rate", "40000"}, runs: benchLatencyRuns},
+	{name: "sql-off", dialect: dialect.MySQL, backfill: migrations.BackfillSQL, args: []string{"--redo-limit", "off"}, runs: 1},
+	{name: "sql-paced", dialect: dialect.MySQL, backfill: migrations.BackfillSQL, runs: 1,
+		args: []string{"--batch-time", benchPaced.TargetBatch.String(), "--pause", benchPaced.Pause.String(), "--redo-limit", "off"}},
 }
 
 // backfillProcess runs the migrate phase of 2.0 as an operator does: tandem
 // migrate in a process of its own, with the case's flags, interrupted after
 // window as Ctrl-C would. It checks that customers were backfilled as kind
 // and returns how long the process ran.
-func (s *benchShop) backfillProcess(b *testing.B, c string, kind string, window time.Duration) time.Duration {
+func (s *benchShop) backfillProcess(b *testing.B, c benchLatencyCase, window time.Duration) time.Duration {
 	b.Helper()
+	kind := c.backfill
 	bin := cliBinary(b)
-	if c == "go" {
+	if kind == migrations.BackfillConvert {
 		bin = goBinary(b, "github.com/tandemdb/tandem/examples/shop/shop-tandem")
 	}
-	args := append([]string{"migrate", "--release", shop.V2.String(), "--dsn", s.db.DSN, "--dir", s.dir}, benchLatencyArgs[c]...)
+	args := append([]string{"migrate", "--release", shop.V2.String(), "--dsn", s.db.DSN, "--dir", s.dir}, c.args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "TANDEM_ACTOR=bench@cli")
 	var out bytes.Buffer
@@ -551,27 +562,17 @@ func BenchmarkBackfillLatency(b *testing.B) {
 			benchNeedRows(b, n)
 			s := newBenchShop(b, d)
 			load := benchLoad{g: s.db.Open(b), rows: n}
-			// On PostgreSQL the defaults turn nothing off, so sql-off
-			// would run sql again.
-			kinds := []string{migrations.BackfillSQL, "go"}
-			if d == dialect.Postgres {
-				kinds = append(kinds, "sql-rate")
-			}
-			if d == dialect.MySQL {
-				kinds = append(kinds, "sql-off", "sql-paced")
-			}
-			for _, kind := range kinds {
-				want := map[string]string{migrations.BackfillSQL: migrations.BackfillSQL, "go": migrations.BackfillConvert, "sql-off": migrations.BackfillSQL, "sql-paced": migrations.BackfillSQL, "sql-rate": migrations.BackfillSQL}[kind]
-				b.Run(fmt.Sprintf("rows=%s/%s", benchCount(n), kind), func(b *testing.B) {
+			for _, c := range benchLatencyCases {
+				if c.dialect != "" && c.dialect != d {
+					continue
+				}
+				b.Run(fmt.Sprintf("rows=%s/%s", benchCount(n), c.name), func(b *testing.B) {
 					var base, during, baseR, baseU, duringR, duringU []time.Duration
 					var parts []float64 // the baseline's p99 in each of its windows
 					var baseT, duringT time.Duration
 					var converted int64
 					var ratios []float64 // each run's p99 over its baseline's
-					runs := b.N
-					if kind == migrations.BackfillSQL || kind == "go" || kind == "sql-rate" {
-						runs *= benchLatencyRuns
-					}
+					runs := b.N * c.runs
 					for i := 0; i < runs; i++ {
 						b.StopTimer()
 						s.reset(b, n)
@@ -603,7 +604,7 @@ func BenchmarkBackfillLatency(b *testing.B) {
 						var err error
 						wg.Add(1)
 						go func() { defer wg.Done(); rd, up, err = load.run(loadStop) }()
-						el := s.backfillProcess(b, kind, want, benchLoadWindow)
+						el := s.backfillProcess(b, c, benchLoadWindow)
 						stopLoad()
 						wg.Wait()
 						if err != nil {

@@ -189,23 +189,3 @@ func TestRedoAutoHold(t *testing.T) {
 		t.Errorf("log lines %q, want on, off, on", logged)
 	}
 }
-
-// TestDuty: the duty is refused outside 0, 1 and [0.1, 0.9]; a share
-// pauses t*(1-share)/share after a batch of t; 0 and DutyOff never pause.
-func TestDuty(t *testing.T) {
-	for _, d := range []float64{0.05, 0.95, -1, 2} {
-		if err := checkDuty(d); err == nil {
-			t.Errorf("duty %v accepted, want an error", d)
-		}
-	}
-	for _, d := range []float64{0, DutyOff, 0.1, 0.5, 0.9} {
-		if err := checkDuty(d); err != nil {
-			t.Errorf("duty %v refused: %v", d, err)
-		}
-	}
-	for d, want := range map[float64]time.Duration{0: 0, DutyOff: 0, 0.25: 300 * time.Millisecond, 0.5: 100 * time.Millisecond, 0.9: 100 * time.Millisecond / 9} {
-		if got := dutyPause(d, 100*time.Millisecond); got != want {
-			t.Errorf("duty %v after a batch of 100ms: pause %s, want %s", d, got, want)
-		}
-	}
-}

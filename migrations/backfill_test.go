@@ -718,25 +718,19 @@ func TestBackfillDuty(t *testing.T) {
 
 // TestBackfillAuto: with the default options, while another session is
 // busy (here one that runs statements as fast as it can), the backfill on
-// MariaDB applies the redo limit, says so, and converts every row;
-// PostgreSQL and SQLite run it as before, without a word and without
-// pauses.
+// MariaDB applies the redo limit and on PostgreSQL the duty, each says so,
+// and every row is converted; SQLite runs it as before, without a word and
+// without pauses.
 func TestBackfillAuto(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := t.Context()
 		expandPeople(t, db, peopleFiles)
 		seedPeople(t, db, 1, 120, st10)
-		var mu sync.Mutex
-		var logged []string
-		logf := func(f string, a ...any) {
-			mu.Lock()
-			defer mu.Unlock()
-			logged = append(logged, fmt.Sprintf(f, a...))
-		}
-		// 200 rows/s: the 120 rows take 0.6 s, more than one window of
-		// the sampling.
-		r := newRunner(t, db.Gorm, peopleFiles, migrations.WithModels(&PersonV2{}), migrations.WithLogf(logf),
-			migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 10, TargetBatch: time.Nanosecond, RateLimit: 200}))
+		logged, said, lines := logLines()
+		// 40 rows/s: the 120 rows take 3 s, more than one window of each
+		// sampling.
+		r := newRunner(t, db.Gorm, peopleFiles, migrations.WithModels(&PersonV2{}), migrations.WithLogf(logged),
+			migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 10, TargetBatch: time.Nanosecond, RateLimit: 40}))
 		stop := db.Busy(t)
 		rep, err := r.Migrate(ctx, rel20)
 		stop()
@@ -746,19 +740,65 @@ func TestBackfillAuto(t *testing.T) {
 		res := backfillOf(t, rep)
 		wantEqual(t, "rows converted", res.Rows, int64(120))
 		wantEqual(t, "rows left stale", staleCount(t, db), int64(0))
-		mu.Lock()
-		defer mu.Unlock()
-		said := func(s string) bool {
-			return slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, s) })
-		}
 		if on := said("redo limit auto: other sessions run"); on != (db.Dialect == dialect.MySQL) {
-			t.Errorf("on %s, the log says the redo limit applies: %v; log %q", db.Dialect, on, logged)
-		}
-		if res.PausedMS != 0 || said("duty") || said("paus") {
-			t.Errorf("on %s: paused %d ms after batches, log %q; want no pauses by default", db.Dialect, res.PausedMS, logged)
+			t.Errorf("on %s, the log says the redo limit applies: %v; log %q", db.Dialect, on, lines())
 		}
 		if db.Dialect != dialect.MySQL && (res.ThrottledMS != 0 || said("redo")) {
-			t.Errorf("on %s: throttled %d ms, log %q; want no word of the redo", db.Dialect, res.ThrottledMS, logged)
+			t.Errorf("on %s: throttled %d ms, log %q; want no word of the redo", db.Dialect, res.ThrottledMS, lines())
+		}
+		pg := db.Dialect == dialect.Postgres
+		if on := said("duty auto: other sessions end"); on != pg || (res.PausedMS > 0) != pg {
+			t.Errorf("on %s: paused %d ms after batches, the log says the duty applies: %v; log %q", db.Dialect, res.PausedMS, on, lines())
 		}
 	})
+}
+
+// TestBackfillAutoAlone: with the default options and no other session in
+// the database, the backfill neither pauses nor waits on any dialect, even
+// where it ends more transactions a second itself (60 batches) than make
+// other sessions busy.
+func TestBackfillAutoAlone(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		expandPeople(t, db, peopleFiles)
+		seedPeople(t, db, 1, 1500, st10)
+		logged, said, lines := logLines()
+		r := newRunner(t, db.Gorm, peopleFiles, migrations.WithModels(&PersonV2{}), migrations.WithLogf(logged),
+			migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 10, TargetBatch: time.Nanosecond, RateLimit: 600}))
+		rep, err := r.Migrate(t.Context(), rel20)
+		if err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		res := backfillOf(t, rep)
+		wantEqual(t, "rows converted", res.Rows, int64(1500))
+		wantEqual(t, "rows left stale", staleCount(t, db), int64(0))
+		if res.Batches < 150 {
+			t.Errorf("%d batches, want at least 150", res.Batches)
+		}
+		if res.PausedMS != 0 || res.ThrottledMS != 0 || said("duty") || said("redo") {
+			t.Errorf("on %s alone: paused %d ms, throttled %d ms, log %q; want neither", db.Dialect, res.PausedMS, res.ThrottledMS, lines())
+		}
+	})
+}
+
+// logLines returns a logf for a Runner, a func that says whether a line
+// logged so far contains s, and one that returns the lines.
+func logLines() (logf func(string, ...any), said func(s string) bool, lines func() []string) {
+	var mu sync.Mutex
+	var logged []string
+	logf = func(f string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged = append(logged, fmt.Sprintf(f, a...))
+	}
+	said = func(s string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, s) })
+	}
+	lines = func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(logged)
+	}
+	return logf, said, lines
 }

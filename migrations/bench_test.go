@@ -331,12 +331,14 @@ type benchLatencyCase struct {
 }
 
 // benchLatencyCases are the latency cases; the Go backfill runs the shop's
-// own binary (it has the models), the others the stock tandem command. On
-// PostgreSQL the defaults turn nothing off, so sql-off would run sql again.
+// own binary (it has the models), the others the stock tandem command.
+// sql-off turns off what the defaults do for the service: the duty on
+// PostgreSQL, the redo limit on MariaDB.
 var benchLatencyCases = []benchLatencyCase{
 	{name: migrations.BackfillSQL, backfill: migrations.BackfillSQL, runs: benchLatencyRuns},
 	{name: "go", backfill: migrations.BackfillConvert, runs: benchLatencyRuns},
 	{name: "sql-rate", dialect: dialect.Postgres, backfill: migrations.BackfillSQL, args: []string{"--rate", "40000"}, runs: benchLatencyRuns},
+	{name: "sql-off", dialect: dialect.Postgres, backfill: migrations.BackfillSQL, args: []string{"--duty", "off"}, runs: 1},
 	{name: "sql-off", dialect: dialect.MySQL, backfill: migrations.BackfillSQL, args: []string{"--redo-limit", "off"}, runs: 1},
 	{name: "sql-paced", dialect: dialect.MySQL, backfill: migrations.BackfillSQL, runs: 1,
 		args: []string{"--batch-time", benchPaced.TargetBatch.String(), "--pause", benchPaced.Pause.String(), "--redo-limit", "off"}},

@@ -125,7 +125,12 @@ func (f *blockerFinder) watch(ctx context.Context) (stop func() []Blocker) {
 }
 
 // poll reads pg_blocking_pids of conn's backend every f.every until ctx ends.
+// The first reading comes after f.every: a statement that gets its lock
+// sooner was not held up, and costs no second connection.
 func (f *blockerFinder) poll(ctx context.Context) []Blocker {
+	if sleep(ctx, f.every) != nil {
+		return nil
+	}
 	c, err := f.pool.Conn(ctx)
 	if err != nil {
 		return nil

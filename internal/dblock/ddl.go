@@ -173,7 +173,30 @@ func RetryDDL(ctx context.Context, conn *gorm.DB, o DDLOptions, fn func(ctx cont
 	if err := SetSessionTimeouts(ctx, conn, o); err != nil {
 		return err
 	}
-	f := newBlockerFinder(ctx, conn, o.lockTimeout())
+	return NewRetrier(ctx, conn, o).Run(ctx, fn)
+}
+
+// Retrier runs a function again after lock timeouts, as RetryDDL does, on
+// a session whose timeouts its caller has set (SetSessionTimeouts) for
+// many runs: it neither reads nor changes them, and it finds conn's backend
+// once. An attempt then costs fn's own statements and nothing else, except
+// the reading of the blockers on a second connection once the wait has
+// lasted a fifth of the lock timeout. The backfill runs each of its
+// batches with one.
+type Retrier struct {
+	o DDLOptions
+	f *blockerFinder
+}
+
+// NewRetrier returns a Retrier for fns that run on conn, which should be
+// bound to one connection, with o's retries, backoff and logging.
+func NewRetrier(ctx context.Context, conn *gorm.DB, o DDLOptions) *Retrier {
+	return &Retrier{o: o, f: newBlockerFinder(ctx, conn, o.lockTimeout())}
+}
+
+// Run runs fn, and again after each lock timeout, as RetryDDL does.
+func (r *Retrier) Run(ctx context.Context, fn func(ctx context.Context) error) error {
+	o, f := r.o, r.f
 	retries, wait := o.retries(), o.backoff()
 	for attempt := 1; ; attempt++ {
 		stop := f.watch(ctx)

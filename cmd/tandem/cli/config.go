@@ -70,7 +70,7 @@ type runConfig struct {
 	limit            int
 	backfill         migrations.BackfillOptions
 	redoLimit        string // --redo-limit as given: auto, off or a share
-	duty             string // --duty as given: off or a share
+	duty             string // --duty as given: auto, off or a share
 	soak             time.Duration
 	noArchive        bool
 	allowDrops       bool
@@ -126,18 +126,18 @@ func (c *runConfig) check() error {
 	return c.checkDuty()
 }
 
-// checkDuty turns --duty into BackfillOptions.Duty: off or 1
-// (migrations.DutyOff, the default), or a share from 0.1 to 0.9.
+// checkDuty turns --duty into BackfillOptions.Duty: auto (0, the
+// default), off or 1 (migrations.DutyOff), or a share from 0.1 to 0.9.
 func (c *runConfig) checkDuty() error {
 	switch v := strings.TrimSpace(c.duty); v {
-	case "auto":
-		return usageError{fmt.Errorf("--duty auto: there is no auto duty since 2026-12-07 (pausing half the time did not lower the service's p99 on PostgreSQL); leave --duty out, or give a share from 0.1 to 0.9, or use --rate")}
-	case "", "off", "1":
+	case "", "auto":
+		c.backfill.Duty = 0
+	case "off", "1":
 		c.backfill.Duty = migrations.DutyOff
 	default:
 		d, err := strconv.ParseFloat(v, 64)
 		if err != nil || !(d >= 0.1 && d <= 0.9) {
-			return usageError{fmt.Errorf("--duty %s: want the share of the time the backfill works, from 0.1 to 0.9, e.g. 0.5, or off (the default)", v)}
+			return usageError{fmt.Errorf("--duty %s: want the share of the time the backfill works, from 0.1 to 0.9, e.g. 0.5, or auto (the default) or off", v)}
 		}
 		c.backfill.Duty = d
 	}
@@ -189,7 +189,7 @@ func (c *runConfig) backfillFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.backfill.RateLimit, "rate", 0, "at most this many rows per second (0: no limit)")
 	fs.DurationVar(&c.backfill.Pause, "pause", 0, "pause between batches")
 	fs.StringVar(&c.redoLimit, "redo-limit", "auto", "MariaDB: before each batch, wait (up to 10s) while InnoDB's redo not yet checkpointed is above this share of its maximum, so that the backfill does not force InnoDB to flush in the foreground and stall the service's writes: 0.2 to 0.9, e.g. 0.5; auto: 0.5 while the server's other sessions run 20 statements a second or more, none while they are quiet; off (or 0): never")
-	fs.StringVar(&c.duty, "duty", "off", "the share of the time the backfill works: after a batch of t it pauses t*(1-share)/share, so that fewer of the service's statements meet a batch: 0.1 to 0.9, e.g. 0.5; off (or 1): never. To lower the service's tail latency, --rate works better")
+	fs.StringVar(&c.duty, "duty", "auto", "the share of the time the backfill works: after a batch of t it pauses t*(1-share)/share, so that the service's statements find the server free more often: 0.1 to 0.9, e.g. 0.5; auto: on PostgreSQL 0.2 while the database's other sessions end 50 transactions a second or more, none while they are quiet (MariaDB has --redo-limit instead); off (or 1): never")
 }
 
 // contractFlags declares the flags of contract's gate.

@@ -28,18 +28,18 @@ func TestRedoLimitFlag(t *testing.T) {
 	}
 }
 
-// TestDutyFlag: --duty takes off or 1 (the default, also when not given),
-// or a share from 0.1 to 0.9, and refuses anything else, auto included, as
-// a usage error (exit 2).
+// TestDutyFlag: --duty takes auto (the default, also when not given), off
+// or 1, or a share from 0.1 to 0.9, and refuses anything else as a usage
+// error (exit 2).
 func TestDutyFlag(t *testing.T) {
-	for in, want := range map[string]float64{"": migrations.DutyOff, "off": migrations.DutyOff, "1": migrations.DutyOff, "0.1": 0.1, "0.5": 0.5, "0.9": 0.9} {
+	for in, want := range map[string]float64{"": 0, "auto": 0, "off": migrations.DutyOff, "1": migrations.DutyOff, "0.1": 0.1, "0.5": 0.5, "0.9": 0.9} {
 		c := &runConfig{duty: in}
 		c.backfill.Duty = 42
 		if err := c.checkDuty(); err != nil || c.backfill.Duty != want {
 			t.Errorf("--duty %q: %v, %v; want %v", in, c.backfill.Duty, err, want)
 		}
 	}
-	for _, in := range []string{"auto", "0", "0.05", "0.95", "2", "-1", "half"} {
+	for _, in := range []string{"0", "0.05", "0.95", "2", "-1", "half"} {
 		c := &runConfig{duty: in}
 		var u usageError
 		if err := c.checkDuty(); !errors.As(err, &u) {

@@ -95,15 +95,16 @@ TANDEM_BENCH_ROWS_MAX (the -rows-max flag) skips the tables of more rows; -rows-
   SQL backfill, the shop's own binary with its models for the Go backfill), so that it
   does not share the workload's Go scheduler and garbage collector (until 2026-12-07 it ran
   in the benchmark's process). The cases sql and
-  go use the default options (` + "`--redo-limit auto`" + ` on MariaDB; on PostgreSQL nothing
-  slows the backfill by default) and run three times, each run after a fresh load of
+  go use the default options (` + "`--redo-limit auto`" + ` on MariaDB, ` + "`--duty auto`" + ` on
+  PostgreSQL) and run three times, each run after a fresh load of
   the table, baseline and backfill: their p99s are over the three runs' operations
   together (the baseline's, the median of its nine windows), and the lowest and highest
   run's own ratio are shown too. On MariaDB, sql-off is the SQL backfill with the redo
   limit off (` + "`--redo-limit off`" + `), as the default was before 2026-12-07, and sql-paced the
   SQL backfill in batches of about 20 ms with a 20-ms pause after each and the redo limit
   off (` + "`--batch-time 20ms --pause 20ms --redo-limit off`" + `); each runs once. On PostgreSQL,
-  sql-rate is the SQL backfill at ` + "`--rate 40000`" + ` (about a fifth of its speed alone),
+  sql-off is the SQL backfill with the duty off (` + "`--duty off`" + `, full speed, as the
+  default was before 2026-12-07 11:00 UTC), once, and sql-rate is the SQL backfill at ` + "`--rate 40000`" + ` (about a fifth of its speed alone),
   three runs like sql's. Target (issue 5): p99 during the backfill at most 2 times the p99
   without, for sql and go; sql-off, sql-paced and sql-rate are references without a
   target, to show what the defaults do and what slowing the backfill buys.

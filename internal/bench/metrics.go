@@ -62,6 +62,10 @@ type column struct {
 	unit, title string
 }
 
+// countUnits are the metrics that count whole things, printed without
+// decimals.
+var countUnits = map[string]bool{"runs": true}
+
 // metricVerdict is the outcome of one result against a metricTarget.
 type metricVerdict struct {
 	t          metricTarget
@@ -147,6 +151,9 @@ func renderColumns(w *strings.Builder, g *group, cols []column, verdicts []metri
 				continue
 			}
 			cell := metricNum(v)
+			if countUnits[c.unit] {
+				cell = fmt.Sprintf("%.0f", v)
+			}
 			for _, mv := range verdicts {
 				if mv.r == r && mv.t.unit == c.unit {
 					extra := mv.t.bound()

@@ -72,3 +72,20 @@ func TestMetricNum(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricCountColumn: a column that counts (runs) prints whole numbers,
+// the ratios next to it keep their decimals.
+func TestMetricCountColumn(t *testing.T) {
+	var o output
+	round := "pkg: github.com/tandemdb/tandem/migrations\n" +
+		"BenchmarkBackfillLatency/postgres/rows=1M/sql-2   	1	60000000000 ns/op	1.4 p99-x-base	1.3 run-p99-x-base-min	1.6 run-p99-x-base-max	3 runs\n" +
+		"PASS\n"
+	if err := o.parse(strings.NewReader(round)); err != nil {
+		t.Fatal(err)
+	}
+	var w strings.Builder
+	render(&w, machine{}, []string{"go test"}, "go run ./internal/bench", &o, []suite{migrationsSuite})
+	if doc := w.String(); !strings.Contains(doc, "| 1.30 | 1.60 | 3 |") {
+		t.Errorf("report lacks the row's \"| 1.30 | 1.60 | 3 |\":\n%s", doc)
+	}
+}

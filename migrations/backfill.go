@@ -109,8 +109,11 @@ func (r *Runner) runBackfill(ctx context.Context, target versions.Version) ([]Ba
 			return err
 		}
 		budget := r.backfill.MaxRows
+		// One governor for every table, so that a busy service found
+		// during one table's backfill keeps the next one paced.
+		duty := r.dutyGovernor(ctx, conn, r.backfill.Duty)
 		for _, j := range jobs {
-			res, err := r.runJob(ctx, conn, j, &budget)
+			res, err := r.runJob(ctx, conn, j, duty, &budget)
 			results = append(results, res)
 			if err != nil {
 				return err
@@ -121,7 +124,7 @@ func (r *Runner) runBackfill(ctx context.Context, target versions.Version) ([]Ba
 	return results, err
 }
 
-func (r *Runner) runJob(ctx context.Context, db *gorm.DB, j job, budget *int64) (BackfillResult, error) {
+func (r *Runner) runJob(ctx context.Context, db *gorm.DB, j job, duty *dutyGovernor, budget *int64) (BackfillResult, error) {
 	res := BackfillResult{Table: j.table.Table, Kind: j.kind}
 	o := r.backfill
 	size := o.BatchSize
@@ -159,7 +162,10 @@ func (r *Runner) runJob(ctx context.Context, db *gorm.DB, j job, budget *int64) 
 	redo := r.redoThrottle(ctx, db, o.RedoLimit)
 	// runBackfill has set the session's timeouts for all the batches.
 	retry := dblock.NewRetrier(ctx, db, r.ddl)
-	duty := r.dutyGovernor(ctx, db, o.Duty)
+	// What this session ran since the last table's batches is not counted
+	// one by one: the window starts again here.
+	duty.restart(ctx, db)
+	var paused time.Duration
 	started := time.Now()
 	report := func(finished bool) {
 		if o.Progress == nil {
@@ -246,7 +252,8 @@ func (r *Runner) runJob(ctx context.Context, db *gorm.DB, j job, budget *int64) 
 			}
 			if d := duty.pause(ctx, db, el); d > 0 {
 				sleep(ctx, d)
-				res.PausedMS += d.Milliseconds()
+				paused += d
+				res.PausedMS = paused.Milliseconds()
 			}
 			if o.Pause > 0 {
 				sleep(ctx, o.Pause)

@@ -23,7 +23,7 @@ const DutyOff = 1
 const (
 	autoDuty       = 0.2
 	autoDutyBusy   = 50.0            // transactions a second by other sessions
-	autoDutySample = 2 * time.Second // PostgreSQL publishes a session's counts up to 1s late
+	autoDutySample = 2 * time.Second // a working session publishes its counts up to 1s late
 )
 
 // checkDuty refuses a BackfillOptions.Duty other than 0 (auto), 1 (off) or
@@ -83,15 +83,32 @@ func (r *Runner) dutyGovernor(ctx context.Context, db *gorm.DB, duty float64) *d
 		return &dutyGovernor{}
 	}
 	// Since PostgreSQL 15 a session can publish its own counts at once, so
-	// that what it subtracts is exact.
+	// that what it subtracts is exact; before, its own counts reach the
+	// statistics up to half a second late, and a window may take some of
+	// them for the others'.
 	g.flush = version >= 150000
+	g.restart(ctx, db)
+	return g
+}
+
+// restart begins a new window at the start of a table's backfill. What
+// this session ran since the last reading (the end of the previous table,
+// the counts that start this one) is left out rather than counted one by
+// one; whether the other sessions are busy carries over, so a table's
+// first autoDutySample follows what the previous table found.
+func (g *dutyGovernor) restart(ctx context.Context, db *gorm.DB) {
+	if !g.auto {
+		return
+	}
 	x, err := g.transactions(ctx, db)
 	if err != nil {
-		r.logf("duty auto: %v; off", err)
-		return &dutyGovernor{}
+		if ctx.Err() == nil {
+			g.auto, g.load.busy = false, false
+			g.logf("duty auto: %v; the backfill goes on without pauses", err)
+		}
+		return
 	}
-	g.xacts, g.sampled = x, time.Now()
-	return g
+	g.xacts, g.own, g.sampled = x, 0, time.Now()
 }
 
 // ended records that this session ended n transactions (a batch and its

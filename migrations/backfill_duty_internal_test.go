@@ -40,7 +40,7 @@ func TestDuty(t *testing.T) {
 // out exactly the transactions its own session ended (here 40 that read a
 // table, as batches do), so alone in its database it sees next to none and
 // does not pause; with another session busy it turns on, says so, and
-// pauses 4 times a batch's time.
+// pauses 4 times a batch's time, and it stays on into the next table.
 func TestDutyAuto(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := context.Background()
@@ -94,6 +94,11 @@ func TestDutyAuto(t *testing.T) {
 			}
 			if p := g.pause(ctx, conn, 100*time.Millisecond); p != 400*time.Millisecond {
 				t.Errorf("busy: pause after a batch of 100ms %s, want 400ms", p)
+			}
+			// The next table starts a new window and keeps the state.
+			g.restart(ctx, conn)
+			if p := g.pause(ctx, conn, 100*time.Millisecond); !g.auto || !g.load.busy || p != 400*time.Millisecond || time.Since(g.sampled) > time.Second {
+				t.Errorf("next table: auto %v, busy %v, pause %s, window from %s ago; want busy, 400ms, a new window", g.auto, g.load.busy, p, time.Since(g.sampled))
 			}
 			return nil
 		})

@@ -179,10 +179,10 @@ func RetryDDL(ctx context.Context, conn *gorm.DB, o DDLOptions, fn func(ctx cont
 // Retrier runs a function again after lock timeouts, as RetryDDL does, on
 // a session whose timeouts its caller has set (SetSessionTimeouts) for
 // many runs: it neither reads nor changes them, and it finds conn's backend
-// once. An attempt then costs fn's own statements and nothing else, except
-// the reading of the blockers on a second connection once the wait has
-// lasted a fifth of the lock timeout. The backfill runs each of its
-// batches with one.
+// once. An attempt that ends within the blocker watch's first delay (a
+// fifth of the lock timeout, from 10 ms to 500 ms) then costs fn's own
+// statements and nothing else; a longer one also has the blockers read on
+// a second connection. The backfill runs each of its batches with one.
 type Retrier struct {
 	o DDLOptions
 	f *blockerFinder

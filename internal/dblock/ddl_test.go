@@ -150,6 +150,68 @@ func TestRetryDDLPostgres(t *testing.T) {
 	}
 }
 
+// TestRetryDDLQueuedBlocker: on PostgreSQL the sessions named are the ones
+// that made the statement wait, seen by the watch on a second connection,
+// even one that holds no lock on the table itself: here a LOCK TABLE queued
+// behind an open read, which the statement queues behind in turn. The guess
+// made when the watch saw nothing (sessions holding a lock on a table)
+// would name only the reader.
+func TestRetryDDLQueuedBlocker(t *testing.T) {
+	db := dbtest.New(t, dialect.Postgres)
+	ctx := context.Background()
+	db.Exec(t, "CREATE TABLE t_queue (id int PRIMARY KEY)")
+	readerPID, commitReader := holdTable(t, db, "SELECT * FROM t_queue")
+
+	locker := bind(t, db.Open(t))
+	lockerPID := sessionID(t, locker)
+	locked := make(chan error, 1)
+	go func() {
+		err := locker.Exec("BEGIN").Error
+		if err == nil {
+			err = locker.Exec("LOCK TABLE t_queue IN ACCESS EXCLUSIVE MODE").Error
+		}
+		if err == nil {
+			err = locker.Exec("COMMIT").Error
+		}
+		locked <- err
+	}()
+	// Wait until the LOCK TABLE waits in the queue.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting bool
+		if err := db.Gorm.Raw("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = ? AND wait_event_type = 'Lock')", lockerPID).Scan(&waiting).Error; err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("LOCK TABLE never queued behind the open read")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	conn := bind(t, db.Gorm)
+	err := dblock.RetryDDL(ctx, conn, dblock.DDLOptions{LockTimeout: 300 * time.Millisecond, Retries: -1}, func(ctx context.Context) error {
+		return conn.WithContext(ctx).Exec("SELECT * FROM t_queue").Error
+	})
+	var blocked *dblock.DDLBlockedError
+	if !errors.As(err, &blocked) {
+		t.Fatalf("RetryDDL = %v (%T), want *DDLBlockedError", err, err)
+	}
+	pids := make([]int64, len(blocked.Blockers))
+	for i, b := range blocked.Blockers {
+		pids[i] = b.PID
+	}
+	if !slices.Contains(pids, lockerPID) || slices.Contains(pids, readerPID) {
+		t.Errorf("blockers %v; want the queued LOCK TABLE's pid %d, not the reader's %d", pids, lockerPID, readerPID)
+	}
+	commitReader()
+	if err := <-locked; err != nil {
+		t.Errorf("LOCK TABLE after the reader committed: %v", err)
+	}
+}
+
 func TestRetryDDLMySQL(t *testing.T) {
 	ctx := context.Background()
 	db := dbtest.New(t, dialect.MySQL)

@@ -67,8 +67,9 @@ type dutyGovernor struct {
 
 // dutyGovernor returns the governor for duty on db, which must be the one
 // connection the backfill runs on: a fixed share everywhere; for 0 (auto)
-// sampling on PostgreSQL and off, silently, on the other dialects, or with
-// a log line when the statistics cannot be read.
+// sampling on PostgreSQL, from the first restart on, and off, silently, on
+// the other dialects, or with a log line when the server's version (here)
+// or its statistics (at restart or a sample) cannot be read.
 func (r *Runner) dutyGovernor(ctx context.Context, db *gorm.DB, duty float64) *dutyGovernor {
 	if duty != 0 {
 		return &dutyGovernor{duty: duty}
@@ -87,8 +88,7 @@ func (r *Runner) dutyGovernor(ctx context.Context, db *gorm.DB, duty float64) *d
 	// statistics up to half a second late, and a window may take some of
 	// them for the others'.
 	g.flush = version >= 150000
-	g.restart(ctx, db)
-	return g
+	return g // each table's backfill begins its window (restart)
 }
 
 // restart begins a new window at the start of a table's backfill. What
@@ -102,13 +102,19 @@ func (g *dutyGovernor) restart(ctx context.Context, db *gorm.DB) {
 	}
 	x, err := g.transactions(ctx, db)
 	if err != nil {
-		if ctx.Err() == nil {
-			g.auto, g.load.busy = false, false
-			g.logf("duty auto: %v; the backfill goes on without pauses", err)
-		}
+		g.fail(ctx, err)
 		return
 	}
 	g.xacts, g.own, g.sampled = x, 0, time.Now()
+}
+
+// fail turns auto mode off after a failing reading, with a log line,
+// unless ctx has ended (the backfill is stopping anyway).
+func (g *dutyGovernor) fail(ctx context.Context, err error) {
+	if ctx.Err() == nil {
+		g.auto, g.load.busy = false, false
+		g.logf("duty auto: %v; the backfill goes on without pauses", err)
+	}
 }
 
 // ended records that this session ended n transactions (a batch and its
@@ -143,10 +149,7 @@ func (g *dutyGovernor) sample(ctx context.Context, db *gorm.DB) (others int64, o
 	}
 	x, err := g.transactions(ctx, db)
 	if err != nil {
-		if ctx.Err() == nil {
-			g.auto, g.load.busy = false, false
-			g.logf("duty auto: %v; the backfill goes on without pauses", err)
-		}
+		g.fail(ctx, err)
 		return 0, false
 	}
 	// Between two readings this session ended the previous reading, its

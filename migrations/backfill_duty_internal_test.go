@@ -59,6 +59,7 @@ func TestDutyAuto(t *testing.T) {
 		db.Exec(t, "INSERT INTO duty_probe VALUES (1, 1)")
 		err = db.Gorm.Connection(func(conn *gorm.DB) error {
 			g := r.dutyGovernor(ctx, conn, 0)
+			g.restart(ctx, conn) // as a table's backfill begins
 			if g.auto != (db.Dialect == dialect.Postgres) {
 				t.Fatalf("auto on %s: %v", db.Dialect, g.auto)
 			}
@@ -120,25 +121,7 @@ func TestDutyAuto(t *testing.T) {
 func TestDutyAutoHold(t *testing.T) {
 	var logged []string
 	g := &dutyGovernor{auto: true, logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }}
-	t0 := time.Now()
-	steps := []struct {
-		after time.Duration
-		rate  float64
-		busy  bool
-	}{
-		{0, autoDutyBusy - 1, false},
-		{2 * time.Second, autoDutyBusy, true},
-		{4 * time.Second, 0, true},
-		{2*time.Second + autoHold - time.Millisecond, 0, true},
-		{2*time.Second + autoHold, 0, false},
-		{4*time.Second + autoHold, 500, true},
-	}
-	for _, s := range steps {
-		g.observe(s.rate, t0.Add(s.after))
-		if g.load.busy != s.busy {
-			t.Errorf("after %s at %v transactions/s: busy %v, want %v", s.after, s.rate, g.load.busy, s.busy)
-		}
-	}
+	checkAutoHold(t, autoDutyBusy, autoDutySample, "transactions", g.observe, func() bool { return g.load.busy })
 	if len(logged) != 3 || !strings.Contains(logged[1], "no longer pauses") {
 		t.Errorf("log lines %q, want on, off, on", logged)
 	}

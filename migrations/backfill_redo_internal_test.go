@@ -166,26 +166,35 @@ func TestRedoAuto(t *testing.T) {
 func TestRedoAutoHold(t *testing.T) {
 	var logged []string
 	th := &redoThrottle{on: true, auto: true, limit: autoRedoLimit, logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }}
+	checkAutoHold(t, autoBusy, time.Second, "statements", th.observe, func() bool { return th.load.busy })
+	if len(logged) != 3 || !strings.Contains(logged[1], "batches no longer wait") {
+		t.Errorf("log lines %q, want on, off, on", logged)
+	}
+}
+
+// checkAutoHold feeds observe samples taken every apart, of rates of unit a
+// second against the threshold busy, and checks after each whether busy()
+// says the other sessions are busy: not under the threshold, then from the
+// first sample at it until autoHold of quiet ones, then again at once.
+func checkAutoHold(t *testing.T, threshold float64, every time.Duration, unit string, observe func(rate float64, now time.Time), busy func() bool) {
+	t.Helper()
 	t0 := time.Now()
 	steps := []struct {
 		after time.Duration
 		rate  float64
 		busy  bool
 	}{
-		{0, autoBusy - 1, false},
-		{time.Second, autoBusy, true},
-		{2 * time.Second, 0, true},
-		{time.Second + autoHold - time.Millisecond, 0, true},
-		{time.Second + autoHold, 0, false},
-		{time.Second + autoHold + time.Second, 500, true},
+		{0, threshold - 1, false},
+		{every, threshold, true},
+		{2 * every, 0, true},
+		{every + autoHold - time.Millisecond, 0, true},
+		{every + autoHold, 0, false},
+		{2*every + autoHold, 500, true},
 	}
 	for _, s := range steps {
-		th.observe(s.rate, t0.Add(s.after))
-		if th.load.busy != s.busy {
-			t.Errorf("after %s at %v statements/s: busy %v, want %v", s.after, s.rate, th.load.busy, s.busy)
+		observe(s.rate, t0.Add(s.after))
+		if got := busy(); got != s.busy {
+			t.Errorf("after %s at %v %s/s: busy %v, want %v", s.after, s.rate, unit, got, s.busy)
 		}
-	}
-	if len(logged) != 3 || !strings.Contains(logged[1], "batches no longer wait") {
-		t.Errorf("log lines %q, want on, off, on", logged)
 	}
 }

@@ -36,6 +36,8 @@ type modelPlan struct {
 	stampIndex []int
 	// selects caches the SELECT lists of plain reads (selectlist.go).
 	selects selectLists
+	// reads caches the row read of a read-modify-write (rmwread.go).
+	reads rowReads
 }
 
 func newModelPlan(spec *model.Spec, r versions.Version) *modelPlan {

@@ -140,22 +140,35 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 		return
 	}
 	fresh := reflect.New(pl.spec.Schema().ModelType)
-	q := db.Session(&gorm.Session{NewDB: true}).Where(key).Limit(1)
-	if d := db.Dialector.Name(); d == "postgres" || d == "mysql" {
-		// Lock the row until the update commits, so that a concurrent
-		// writer's change is not overwritten by values read before it.
-		// (SQLite transactions already hold the write lock.)
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	row := fresh.Elem()
+	var found bool
+	var err error
+	if leanRead(pl, st) {
+		vals := make([]any, len(pl.spec.Schema().PrimaryFields))
+		for i, f := range pl.spec.Schema().PrimaryFields {
+			vals[i] = key[f.DBName]
+		}
+		found, err = p.readRow(db, pl, vals, row)
+	} else {
+		// In L(c) the GORM query hides the deprecated columns and
+		// upgrades an older row from them (upgradeHidden).
+		q := db.Session(&gorm.Session{NewDB: true}).Where(key).Limit(1)
+		if d := db.Dialector.Name(); d == "postgres" || d == "mysql" {
+			// Lock the row until the update commits, so that a concurrent
+			// writer's change is not overwritten by values read before it.
+			// (SQLite transactions already hold the write lock.)
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		res := q.Find(fresh.Interface())
+		found, err = res.RowsAffected > 0, res.Error
 	}
-	res := q.Find(fresh.Interface())
-	if res.Error != nil {
-		_ = db.AddError(fmt.Errorf("compat: read %s for a partial update: %w", pl.spec.Model, res.Error))
+	if err != nil {
+		_ = db.AddError(fmt.Errorf("compat: read %s for a partial update: %w", pl.spec.Model, err))
 		return
 	}
-	if res.RowsAffected == 0 {
+	if !found {
 		return // nothing to update
 	}
-	row := fresh.Elem()
 	set := callbacks.ConvertToAssignments(stmt)
 	for _, a := range set {
 		f := pl.spec.Schema().LookUpField(a.Column.Name)

@@ -1,0 +1,134 @@
+package compat
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
+
+	"github.com/tandemdb/tandem/internal/dialect"
+)
+
+// rowRead is the SELECT a read-modify-write in L(m) reads its row with:
+// every column of the model but those deprecated before the release, by
+// primary key, locked on PostgreSQL and MySQL. It is built once per plan
+// and sent on the statement's connection as it is, where a GORM query
+// would build it, run its callbacks and scan through its statement every
+// time: a second statement per update is what the dual write costs, and
+// this keeps it to the database's share.
+type rowRead struct {
+	sql    string
+	fields []*schema.Field // the model's fields of the columns, in order
+}
+
+// rowReads caches a plan's rowRead.
+type rowReads struct{ p atomic.Pointer[rowRead] }
+
+// rowRead returns the plan's read of one row in L(m) for the dialect d.
+// A plugin serves one database, so the dialect of a plan does not change.
+func (pl *modelPlan) rowRead(stmt *gorm.Statement, d dialect.Name) *rowRead {
+	if r := pl.reads.p.Load(); r != nil {
+		return r
+	}
+	s := pl.spec.Schema()
+	r := &rowRead{}
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for _, name := range s.DBNames {
+		if _, gone := pl.old[name]; gone {
+			continue
+		}
+		if len(r.fields) > 0 {
+			b.WriteByte(',')
+		}
+		stmt.QuoteTo(&b, clause.Column{Name: name})
+		r.fields = append(r.fields, s.LookUpField(name))
+	}
+	b.WriteString(" FROM ")
+	stmt.QuoteTo(&b, clause.Table{Name: s.Table})
+	b.WriteString(" WHERE ")
+	for i, f := range s.PrimaryFields {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		stmt.QuoteTo(&b, clause.Column{Name: f.DBName})
+		b.WriteString(" = ?")
+	}
+	b.WriteString(" LIMIT 1")
+	if d == dialect.Postgres || d == dialect.MySQL {
+		// Lock the row until the update commits, so that a concurrent
+		// writer's change is not overwritten by values read before it.
+		// (SQLite transactions already hold the write lock.)
+		b.WriteString(" FOR UPDATE")
+	}
+	r.sql = dialect.Placeholders(d, b.String())
+	pl.reads.p.Store(r)
+	return r
+}
+
+// leanRead reports whether a read-modify-write may read its row with the
+// plan's rowRead rather than a GORM query: in L(m), for a model without an
+// AfterFind hook (which a GORM query would call on the row read).
+func leanRead(pl *modelPlan, st *stmtState) bool {
+	return st.snap.mode == ModeDual && !pl.spec.Schema().AfterFind
+}
+
+// readRow reads the row of key (its values in the order of the schema's
+// primary fields) into row, a new value of the model, and upgrades it if
+// it is stamped below the release, as a GORM query through the plugin
+// would in L(m). It reports whether the row exists. The statement goes to
+// the statement's connection (the update's transaction) and to GORM's
+// logger.
+func (p *Plugin) readRow(db *gorm.DB, pl *modelPlan, key []any, row reflect.Value) (bool, error) {
+	stmt := db.Statement
+	r := pl.rowRead(stmt, dialect.Of(db))
+	t0 := time.Now()
+	found := false
+	err := func() error {
+		rows, err := stmt.ConnPool.QueryContext(stmt.Context, r.sql, key...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if !rows.Next() {
+			return rows.Err()
+		}
+		found = true
+		values := make([]any, len(r.fields))
+		for i, f := range r.fields {
+			values[i] = f.NewValuePool.Get()
+		}
+		err = rows.Scan(values...)
+		for i, f := range r.fields {
+			if err == nil {
+				err = f.Set(stmt.Context, row, values[i])
+			}
+			f.NewValuePool.Put(values[i])
+		}
+		if err != nil {
+			return err
+		}
+		return rows.Close()
+	}()
+	db.Logger.Trace(stmt.Context, t0, func() (string, int64) {
+		n := int64(0)
+		if found {
+			n = 1
+		}
+		return db.Dialector.Explain(r.sql, key...), n
+	}, err)
+	if err != nil || !found {
+		return false, err
+	}
+	if pl.spec.Upgrades {
+		if err := pl.upgrade(stmt.Context, row); err != nil {
+			return false, fmt.Errorf("upgrade: %w", err)
+		}
+	}
+	return true, nil
+}

@@ -192,3 +192,39 @@ func customersAt(t *testing.T, db *dbtest.DB, states ...relState) {
 		must(t, store.ForceState(ctx, db.Gorm, s.rel, s.state, "test setup"))
 	}
 }
+
+// hookedCustomer is CustomerV2 with an AfterFind hook that counts its
+// calls in afterFinds.
+type hookedCustomer struct{ CustomerV2 }
+
+var afterFinds atomic.Int64
+
+func (*hookedCustomer) AfterFind(*gorm.DB) error { afterFinds.Add(1); return nil }
+
+// TestReadModifyWriteAfterFind: in L(m) the plugin reads the row of a
+// partial update with a SELECT of its own, which runs no GORM query
+// callback; for a model with an AfterFind hook it reads the row with a
+// GORM query instead, so that the hook runs on it as on every read. Either
+// way the row is upgraded, converted and written alike.
+func TestReadModifyWriteAfterFind(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		_, ids := expandedWithThree(t, db)
+		cur := db.Open(t)
+		p2 := compat.New(v2, compat.WithModels(&hookedCustomer{}), compat.WithPollInterval(50*time.Millisecond))
+		must(t, cur.Use(p2))
+		t.Cleanup(func() { _ = p2.Close() })
+
+		before := afterFinds.Load()
+		must(t, cur.Model(&hookedCustomer{CustomerV2{ID: ids[0]}}).Update("family_name", "Byron").Error)
+		wantEqual(t, "AfterFind calls for a partial update of a hooked model", afterFinds.Load()-before, int64(1))
+		must(t, cur.Model(&CustomerV2{ID: ids[1]}).Update("family_name", "Brewster").Error)
+		wantEqual(t, "AfterFind calls after a partial update of a model without the hook", afterFinds.Load()-before, int64(1))
+
+		for id, want := range map[uint][3]string{ids[0]: {"Ada Byron", "Ada", "Byron"}, ids[1]: {"Grace Brewster", "Grace", "Brewster"}} {
+			r := raw(t, db, id)
+			if got := [3]string{str(r.Name), str(r.GivenName), str(r.FamilyName)}; got != want || r.ObjVersion != v2.Stamp() {
+				t.Errorf("row %d: name, given, family %q stamp %d, want %q stamp %d", id, got, r.ObjVersion, want, v2.Stamp())
+			}
+		}
+	})
+}

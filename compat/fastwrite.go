@@ -125,9 +125,9 @@ func (p *Plugin) fastWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 	}
 	_ = s.LookUpField(model.StampColumn).Set(stmt.Context, rv, st.snap.stamp)
 	conds := make([]clause.Expression, 0, len(cas)+1)
-	conds = append(conds, clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: model.StampColumn}, Value: stamp})
+	conds = append(conds, clause.Eq{Column: casColumn(stmt, model.StampColumn), Value: stamp})
 	for _, c := range cas {
-		conds = append(conds, nullSafeEq(db.Dialector.Name(), c.col, c.val))
+		conds = append(conds, nullSafeEq(db.Dialector.Name(), casColumn(stmt, c.col), c.val))
 	}
 	st.putClause("SET", out)
 	stmt.AddClause(clause.Where{Exprs: conds})
@@ -145,8 +145,21 @@ func (p *Plugin) restoreWhere(stmt *gorm.Statement, st *stmtState) {
 }
 
 // nullSafeEq compares a column with a value, NULL equal to NULL.
-func nullSafeEq(d, col string, v any) clause.Expression {
-	return clause.Expr{SQL: "? " + dialect.NullSafeEq(dialect.Name(d)) + " ?", Vars: []any{clause.Column{Table: clause.CurrentTable, Name: col}, v}}
+func nullSafeEq(d string, col clause.Column, v any) clause.Expression {
+	return clause.Expr{SQL: "? " + dialect.NullSafeEq(dialect.Name(d)) + " ?", Vars: []any{col, v}}
+}
+
+// casColumn names a column of the updated table in a compare-and-set
+// condition: unqualified, unless the UPDATE has a FROM clause (PostgreSQL's
+// and SQLite's UPDATE ... FROM), whose tables may have a column of the same
+// name. A name in the top-level WHERE of an UPDATE of one table can only be
+// that table's, and the shorter statement costs SQLite less to parse, which
+// it does at every run.
+func casColumn(stmt *gorm.Statement, name string) clause.Column {
+	if _, from := stmt.Clauses["FROM"]; from {
+		return clause.Column{Table: clause.CurrentTable, Name: name}
+	}
+	return clause.Column{Name: name}
 }
 
 // slowAfterConflict runs a partial update again through the slow path

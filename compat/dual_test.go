@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/tandemdb/tandem/compat"
 	"github.com/tandemdb/tandem/internal/dbtest"
+	"github.com/tandemdb/tandem/internal/dialect"
 	"github.com/tandemdb/tandem/internal/store"
 	"github.com/tandemdb/tandem/versions"
 )
@@ -375,6 +377,34 @@ func TestFastPartialUpdate(t *testing.T) {
 		must(t, q.Where("id = ?", c.ID).Count(&n).Error)
 		if n != 1 {
 			t.Errorf("count = %d", n)
+		}
+	})
+}
+
+// TestFastPartialUpdateFrom: the compare-and-set of a loaded model's
+// update names its columns without the table, except when the UPDATE reads
+// another table (UPDATE ... FROM, on PostgreSQL and SQLite), whose columns
+// of the same names (here name and obj_version) would make them ambiguous.
+func TestFastPartialUpdateFrom(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		if db.Dialect == dialect.MySQL {
+			t.Skip("MySQL's UPDATE has no FROM clause in GORM")
+		}
+		v2ExpandedOverV1(t, db)
+		cur, _ := plugged(t, db, v2, compat.WithModels(&CustomerV2{}))
+		must(t, db.Gorm.Exec("CREATE TABLE customer_tags (tag_id integer PRIMARY KEY, name varchar(50), obj_version bigint)").Error)
+		must(t, db.Gorm.Exec("INSERT INTO customer_tags (tag_id, name, obj_version) VALUES (1, 'vip', 0)").Error)
+
+		c := CustomerV2{GivenName: "Ada", FamilyName: "Lovelace"}
+		must(t, cur.Create(&c).Error)
+		var loaded CustomerV2
+		must(t, cur.First(&loaded, c.ID).Error)
+		res := cur.Model(&loaded).Clauses(clause.From{Tables: []clause.Table{{Name: "customer_tags"}}}).
+			Where("customer_tags.tag_id = ?", 1).Update("family_name", "King")
+		must(t, res.Error)
+		wantEqual(t, "rows updated", res.RowsAffected, int64(1))
+		if r := raw(t, db, c.ID); str(r.Name) != "Ada King" || str(r.FamilyName) != "King" || r.ObjVersion != v2.Stamp() {
+			t.Errorf("update with FROM wrote name %s family %s stamp %d", str(r.Name), str(r.FamilyName), r.ObjVersion)
 		}
 	})
 }

@@ -72,7 +72,10 @@ release 2.0 installed, in 2.0(m) (plugin), each on a fresh database seeded with 
 100 rows. SQLite runs in memory on one connection, to isolate the CPU cost, opened by
 dialect.Open, which warms the pure-Go driver's C allocator for both sides (see below);
 PostgreSQL is the local server of internal/dbtest (a new database per side of each case, pool of
-internal/dbtest, server defaults such as fsync).
+internal/dbtest, server defaults such as fsync). On PostgreSQL each side starts a new
+connection after every block of 50 iterations and warms it up untimed: on a machine of two
+cores a connection's round trips were seen to stay about 50% faster or slower than
+another's for as long as it lived, which made whole rounds of First lopsided.
 
 - **unversioned**: a model without model.Stamp. Target (issue 4): at most 5% overhead.
 - **stamped**: a model with model.Stamp and no transitional field in 2.0; the plugin

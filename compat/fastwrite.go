@@ -151,12 +151,12 @@ func nullSafeEq(d string, col clause.Column, v any) clause.Expression {
 
 // casColumn names a column of the updated table in a compare-and-set
 // condition: unqualified, unless the UPDATE has a FROM clause (PostgreSQL's
-// and SQLite's UPDATE ... FROM) or joins, whose tables may have a column of
-// the same name. A name in the top-level WHERE of an UPDATE of one table
+// and SQLite's UPDATE ... FROM), joins or a Table expression (which may
+// name several tables), whose tables may have a column of the same name. A name in the top-level WHERE of an UPDATE of one table
 // can only be that table's, and the shorter statement costs SQLite less to
 // parse, which it does at every run.
 func casColumn(stmt *gorm.Statement, name string) clause.Column {
-	if _, from := stmt.Clauses["FROM"]; from || len(stmt.Joins) > 0 {
+	if _, from := stmt.Clauses["FROM"]; from || len(stmt.Joins) > 0 || stmt.TableExpr != nil {
 		return clause.Column{Table: clause.CurrentTable, Name: name}
 	}
 	return clause.Column{Name: name}

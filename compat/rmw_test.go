@@ -210,6 +210,12 @@ func TestReadModifyWriteAfterFind(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		_, ids := expandedWithThree(t, db)
 		cur := db.Open(t)
+		var queries atomic.Int64 // GORM queries of customers
+		must(t, cur.Callback().Query().Before("gorm:query").Register("test:count_queries", func(tx *gorm.DB) {
+			if tx.Statement.Table == "customers" {
+				queries.Add(1)
+			}
+		}))
 		p2 := compat.New(v2, compat.WithModels(&hookedCustomer{}), compat.WithPollInterval(50*time.Millisecond))
 		must(t, cur.Use(p2))
 		t.Cleanup(func() { _ = p2.Close() })
@@ -219,6 +225,7 @@ func TestReadModifyWriteAfterFind(t *testing.T) {
 		wantEqual(t, "AfterFind calls for a partial update of a hooked model", afterFinds.Load()-before, int64(1))
 		must(t, cur.Model(&CustomerV2{ID: ids[1]}).Update("family_name", "Brewster").Error)
 		wantEqual(t, "AfterFind calls after a partial update of a model without the hook", afterFinds.Load()-before, int64(1))
+		wantEqual(t, "GORM queries (the hooked model's read only)", queries.Load(), int64(1))
 
 		for id, want := range map[uint][3]string{ids[0]: {"Ada Byron", "Ada", "Byron"}, ids[1]: {"Grace Brewster", "Grace", "Brewster"}} {
 			r := raw(t, db, id)

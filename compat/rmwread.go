@@ -3,6 +3,7 @@ package compat
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -40,14 +41,15 @@ func (pl *modelPlan) rowRead(stmt *gorm.Statement, d dialect.Name) *rowRead {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for _, name := range s.DBNames {
-		if _, gone := pl.old[name]; gone {
+		f := s.LookUpField(name)
+		if slices.Contains(pl.oldCols, name) || f == nil || !f.Readable {
 			continue
 		}
 		if len(r.fields) > 0 {
 			b.WriteByte(',')
 		}
 		stmt.QuoteTo(&b, clause.Column{Name: name})
-		r.fields = append(r.fields, s.LookUpField(name))
+		r.fields = append(r.fields, f)
 	}
 	b.WriteString(" FROM ")
 	stmt.QuoteTo(&b, clause.Table{Name: s.Table})
@@ -73,9 +75,10 @@ func (pl *modelPlan) rowRead(stmt *gorm.Statement, d dialect.Name) *rowRead {
 
 // leanRead reports whether a read-modify-write may read its row with the
 // plan's rowRead rather than a GORM query: in L(m), for a model without an
-// AfterFind hook (which a GORM query would call on the row read).
+// AfterFind hook (which a GORM query would call on the row read), and not
+// in a dry run (where the GORM query sends nothing).
 func leanRead(pl *modelPlan, st *stmtState) bool {
-	return st.snap.mode == ModeDual && !pl.spec.Schema().AfterFind
+	return st.snap.mode == ModeDual && !pl.spec.Schema().AfterFind && !st.stmt.DryRun
 }
 
 // readRow reads the row of key (its values in the order of the schema's

@@ -62,16 +62,19 @@ func (pl *modelPlan) rowRead(stmt *gorm.Statement, d dialect.Name) *rowRead {
 		b.WriteString(" = ?")
 	}
 	b.WriteString(" LIMIT 1")
-	if d == dialect.Postgres || d == dialect.MySQL {
-		// Lock the row until the update commits, so that a concurrent
-		// writer's change is not overwritten by values read before it.
-		// (SQLite transactions already hold the write lock.)
+	if locksRead(d) {
 		b.WriteString(" FOR UPDATE")
 	}
 	r.sql = dialect.Placeholders(d, b.String())
 	pl.reads.p.Store(r)
 	return r
 }
+
+// locksRead reports whether the read of a read-modify-write on dialect d
+// locks the row (FOR UPDATE) until the update commits, so that a concurrent
+// writer's change is not overwritten by values read before it. SQLite's
+// transactions already hold the write lock.
+func locksRead(d dialect.Name) bool { return d == dialect.Postgres || d == dialect.MySQL }
 
 // leanRead reports whether a read-modify-write may read its row with the
 // plan's rowRead rather than a GORM query: in L(m), for a model without an

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm/callbacks"
 	"gorm.io/gorm/clause"
 
+	"github.com/tandemdb/tandem/internal/dialect"
 	"github.com/tandemdb/tandem/model"
 	"github.com/tandemdb/tandem/versions"
 )
@@ -153,10 +154,7 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 		// In L(c) the GORM query hides the deprecated columns and
 		// upgrades an older row from them (upgradeHidden).
 		q := db.Session(&gorm.Session{NewDB: true}).Where(key).Limit(1)
-		if d := db.Dialector.Name(); d == "postgres" || d == "mysql" {
-			// Lock the row until the update commits, so that a concurrent
-			// writer's change is not overwritten by values read before it.
-			// (SQLite transactions already hold the write lock.)
+		if locksRead(dialect.Of(db)) {
 			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 		}
 		res := q.Find(fresh.Interface())

@@ -3,6 +3,7 @@ package compat
 import (
 	"context"
 	"reflect"
+	"strings"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -68,20 +69,30 @@ func newModelPlan(spec *model.Spec, r versions.Version) *modelPlan {
 }
 
 // hiddenName returns the hidden field a name (column, field name, or
-// "table.column") refers to.
+// "table.column", quoted or not) refers to. Names match in any letter case:
+// GORM resolves a field name that way, and SQLite and MySQL compare column
+// names without case.
 func (pl *modelPlan) hiddenName(hidden map[string]model.Field, name string) (model.Field, bool) {
 	if len(hidden) == 0 {
 		return model.Field{}, false
 	}
 	f, ok := hidden[name]
-	if !ok {
-		if i := lastDot(name); i >= 0 {
-			f, ok = hidden[trimQuotes(name[i+1:])]
-		} else {
-			f, ok = hidden[trimQuotes(name)]
+	if ok {
+		return f, true
+	}
+	if i := lastDot(name); i >= 0 {
+		name = name[i+1:]
+	}
+	name = trimQuotes(name)
+	if f, ok = hidden[name]; ok {
+		return f, true
+	}
+	for k, f := range hidden {
+		if strings.EqualFold(k, name) {
+			return f, true
 		}
 	}
-	return f, ok
+	return model.Field{}, false
 }
 
 // hiddenIn returns the fields hidden in a mode, by name, and their columns.
@@ -143,9 +154,9 @@ func (pl *modelPlan) checkMap(hidden map[string]model.Field, dest any, use strin
 	return nil
 }
 
-// checkClauses fails when WHERE, ORDER BY or an explicit SELECT (Pluck)
-// names a hidden field as a column or a condition's key. Raw SQL text is
-// not inspected.
+// checkClauses fails when WHERE, ORDER BY, GROUP BY, HAVING or an explicit
+// SELECT (Pluck) names a hidden field as a column or a condition's key.
+// Raw SQL text is not inspected.
 func (pl *modelPlan) checkClauses(hidden map[string]model.Field, stmt *gorm.Statement) error {
 	if len(hidden) == 0 {
 		return nil
@@ -160,13 +171,21 @@ func (pl *modelPlan) checkClauses(hidden map[string]model.Field, stmt *gorm.Stat
 	if c, ok := stmt.Clauses["ORDER BY"]; ok {
 		if ob, ok := c.Expression.(clause.OrderBy); ok {
 			for _, col := range ob.Columns {
-				name := col.Column.Name
-				if col.Column.Raw {
-					name = firstWord(name)
+				if err := pl.checkColumn(hidden, col.Column, "Order"); err != nil {
+					return err
 				}
-				if f, ok := pl.hiddenName(hidden, name); ok {
-					return pl.deprecatedError(f, "Order")
+			}
+		}
+	}
+	if c, ok := stmt.Clauses["GROUP BY"]; ok {
+		if gb, ok := c.Expression.(clause.GroupBy); ok {
+			for _, col := range gb.Columns {
+				if err := pl.checkColumn(hidden, col, "Group"); err != nil {
+					return err
 				}
+			}
+			if err := pl.checkExprs(hidden, gb.Having); err != nil {
+				return err
 			}
 		}
 	}
@@ -177,6 +196,24 @@ func (pl *modelPlan) checkClauses(hidden map[string]model.Field, stmt *gorm.Stat
 					return pl.deprecatedError(f, "Pluck")
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// checkColumn fails when a column of ORDER BY or GROUP BY names a hidden
+// field. A raw one ("name desc", "id, name") is checked by the first word
+// of each of its comma-separated terms; expressions are not inspected.
+func (pl *modelPlan) checkColumn(hidden map[string]model.Field, col clause.Column, use string) error {
+	if !col.Raw {
+		if f, ok := pl.hiddenName(hidden, col.Name); ok {
+			return pl.deprecatedError(f, use)
+		}
+		return nil
+	}
+	for _, term := range strings.Split(col.Name, ",") {
+		if f, ok := pl.hiddenName(hidden, firstWord(strings.TrimSpace(term))); ok {
+			return pl.deprecatedError(f, use)
 		}
 	}
 	return nil

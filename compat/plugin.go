@@ -45,6 +45,7 @@ type Plugin struct {
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	closed    atomic.Bool // set by Close: statements on stamped models fail with ErrClosed
 }
 
 // New returns a plugin for the given running release.
@@ -74,12 +75,18 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	if p.optErr != nil {
 		return p.optErr
 	}
-	ctx := context.Background()
+	// Initialize's own statements and the wait of WithStartTimeout end with
+	// the caller's context (db.WithContext(ctx).Use(p)); the background
+	// work, which outlives Initialize, does not.
+	ctx := db.Statement.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	// The plugin's statements are longer than the application's and write
 	// the indexed stamp; on the pure-Go SQLite that would cross into size
 	// classes its allocator maps and unmaps around each statement.
 	dialect.WarmSQLiteAllocator(db)
-	p.db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	p.db = db.Session(&gorm.Session{NewDB: true, Context: context.Background()})
 	reg := model.NewRegistry()
 	if err := reg.Register(p.db, p.opts.models...); err != nil {
 		return fmt.Errorf("compat: %w", err)
@@ -104,6 +111,12 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	}
 	if err := p.beat(ctx); err != nil {
 		return fmt.Errorf("compat: register instance: %w", err)
+	}
+	if err := p.recheck(ctx, states); err != nil {
+		if _, derr := store.DeleteInstance(context.WithoutCancel(ctx), p.db, p.inst.ID); derr != nil {
+			p.opts.logf("tandem: remove the refused instance %s: %v", p.inst.ID, derr)
+		}
+		return err
 	}
 	if err := p.registerCallbacks(db); err != nil {
 		return err
@@ -130,12 +143,48 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	return nil
 }
 
+// recheck reads the release states again once the instance is registered,
+// and runs the guard on them. An operator's 'tandem flag set' reads the
+// registry before it sets the flag, and the guard read the states before
+// the instance registered: without the second read, a flag set in between
+// would see no instance, and this binary would start in a state that
+// forbids it (a release above it contract-ready) or with a stale mode. Now
+// either the flag set sees the instance, or this read sees the flag.
+func (p *Plugin) recheck(ctx context.Context, before map[versions.Version]versions.State) error {
+	states, err := readStates(ctx, p.db)
+	if err != nil {
+		return fmt.Errorf("compat: read the release states: %w", err)
+	}
+	if sameStates(before, states) {
+		return nil
+	}
+	gerr := p.guard(states)
+	if gerr == nil {
+		gerr = p.refillGuard(ctx, states)
+	}
+	if gerr != nil {
+		return gerr
+	}
+	p.snap.Store(p.newSnapshot(states))
+	if err := p.beat(ctx); err != nil {
+		return fmt.Errorf("compat: register instance: %w", err)
+	}
+	return nil
+}
+
 func (p *Plugin) registerCallbacks(db *gorm.DB) error {
 	cb := db.Callback()
 	steps := []struct {
 		name string
 		err  error
 	}{
+		{"create (closed)", cb.Create().Before("gorm:begin_transaction").Register("tandem:closed_create", p.refuseClosed)},
+		{"update (closed)", cb.Update().Before("gorm:begin_transaction").Register("tandem:closed_update", p.refuseClosed)},
+		{"delete (closed)", cb.Delete().Before("gorm:begin_transaction").Register("tandem:closed_delete", p.refuseClosed)},
+		{"query (closed)", cb.Query().Before("gorm:query").Register("tandem:closed_query", p.refuseClosed)},
+		{"row (closed)", cb.Row().Before("gorm:row").Register("tandem:closed_row", p.refuseClosed)},
+		{"delete", cb.Delete().Before("gorm:begin_transaction").After("tandem:closed_delete").Register("tandem:delete", p.beforeDelete)},
+		{"update subqueries", cb.Update().Before("gorm:begin_transaction").After("tandem:closed_update").Register("tandem:update_subqueries", p.beforeUpdateSubqueries)},
 		{"create", cb.Create().After("gorm:before_create").Before("gorm:create").Register("tandem:create", p.beforeCreate)},
 		{"create cleanup", cb.Create().After("gorm:create").Register("tandem:create_done", p.afterWrite)},
 		{"update", cb.Update().After("gorm:before_update").Before("gorm:update").Register("tandem:update", p.beforeUpdate)},
@@ -154,10 +203,16 @@ func (p *Plugin) registerCallbacks(db *gorm.DB) error {
 }
 
 // Close stops the plugin's background work and removes the instance from
-// the registry. It is safe to call more than once.
+// the registry. It is safe to call more than once. Call it after the
+// service's last statement: from then on the instance is not in the
+// registry, so neither 'tandem flag set' nor the contract gate can see it,
+// and its state is no longer refreshed; a statement on a stamped model
+// through the closed plugin fails with ErrClosed, before any SQL is sent.
+// Statements on models without a stamp run as before.
 func (p *Plugin) Close() error {
 	var err error
 	p.closeOnce.Do(func() {
+		p.closed.Store(true)
 		if p.stop != nil {
 			p.stop()
 			p.wg.Wait()

@@ -18,6 +18,10 @@ import (
 // (see hideColumns).
 func (p *Plugin) beforeQuery(db *gorm.DB) {
 	snap := p.snap.Load()
+	if err := p.checkSubqueries(db, snap); err != nil {
+		_ = db.AddError(err)
+		return
+	}
 	pl := p.planFor(db, snap)
 	if pl == nil || db.Error != nil {
 		return
@@ -42,6 +46,12 @@ func (p *Plugin) hideColumns(db *gorm.DB, st *stmtState, pl *modelPlan, m Mode) 
 			return
 		}
 	}
+	if len(stmt.Selects) > 0 && allStars(stmt.Selects, stmt.Table) {
+		// Select("*") or Select("customers.*") asks for every column: it
+		// gets the model's, less the hidden ones, as a read without Select
+		// does (end puts the caller's Selects back).
+		stmt.Selects = nil
+	}
 	if plainSelect(db) {
 		st.putClause("SELECT", pl.selectList(stmt, m))
 		return
@@ -64,6 +74,22 @@ func (p *Plugin) hideColumns(db *gorm.DB, st *stmtState, pl *modelPlan, m Mode) 
 		cols = []string{explicitColumns}
 	}
 	stmt.Omits = append(append([]string(nil), stmt.Omits...), cols...)
+}
+
+// allStars reports whether every name of a Select is * or table.*, table
+// being the statement's (quoted or not).
+func allStars(names []string, table string) bool {
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "*" {
+			continue
+		}
+		if q, ok := strings.CutSuffix(n, ".*"); ok && strings.EqualFold(trimQuotes(q), table) {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 // explicitColumns is an Omit entry that names no column.

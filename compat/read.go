@@ -97,7 +97,9 @@ const explicitColumns = "tandem:explicit-columns"
 
 // afterQuery runs after gorm:query: in L(m) it applies the upgrade converter
 // to every loaded model stamped below the release, including models loaded
-// by Joins (Preload runs queries of its own, which pass here too).
+// by Joins, nested ones included (Preload runs queries of its own, which
+// pass here too). A model, main or joined, is converted only when the SQL
+// read its stamp.
 func (p *Plugin) afterQuery(db *gorm.DB) {
 	st := current(db)
 	stmt := db.Statement
@@ -126,7 +128,7 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 			}
 		}
 	}
-	p.eachJoined(db, snap, func(jpl *modelPlan, models []reflect.Value) error {
+	p.eachJoined(db, snap, stmt.SQL.String(), func(jpl *modelPlan, models []reflect.Value) error {
 		for _, v := range models {
 			if err := jpl.upgrade(stmt.Context, v); err != nil {
 				return fmt.Errorf("compat: upgrade joined %s: %w", jpl.spec.Model, err)
@@ -137,23 +139,26 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 }
 
 // eachJoined calls fn with the plan and the loaded models of every model
-// loaded by Joins that has upgrades in the release, and adds the first
-// error fn returns to db.
-func (p *Plugin) eachJoined(db *gorm.DB, snap *snapshot, fn func(jpl *modelPlan, models []reflect.Value) error) {
+// loaded by Joins (nested ones included, see joinedModels) that has
+// upgrades in the release and whose stamp the statement's SQL read, and
+// adds the first error fn returns to db. sql is the statement's SQL (Scan
+// keeps it, since GORM clears it before Scan fills the models).
+func (p *Plugin) eachJoined(db *gorm.DB, snap *snapshot, sql string, fn func(jpl *modelPlan, models []reflect.Value) error) {
 	stmt := db.Statement
-	for _, j := range stmt.Joins {
-		rel, ok := stmt.Schema.Relationships.Relations[j.Name]
-		if !ok {
-			continue
-		}
-		jpl := p.planOf(db, rel.FieldSchema, snap)
-		if jpl == nil || !jpl.changes || !jpl.spec.Upgrades {
+	if len(stmt.Joins) == 0 || stmt.Schema == nil {
+		return
+	}
+	head, hasFrom := sqlHead(sql)
+	for _, jm := range joinedModels(stmt) {
+		jpl := p.planOf(db, jm.schema(), snap)
+		if jpl == nil || !jpl.changes || !jpl.spec.Upgrades || (hasFrom && !jm.stampSelected(head)) {
 			continue
 		}
 		var models []reflect.Value
-		_ = eachStruct(stmt.ReflectValue, stmt.Schema.ModelType, func(v reflect.Value) error {
-			return jpl.eachModel(rel.Field.ReflectValueOf(stmt.Context, v), func(jv reflect.Value) error { models = append(models, jv); return nil })
-		})
+		_ = jm.eachLoaded(stmt, stmt.Schema, stmt.ReflectValue, func(jv reflect.Value) error { models = append(models, jv); return nil })
+		if len(models) == 0 {
+			continue
+		}
 		if err := fn(jpl, models); err != nil {
 			_ = db.AddError(err)
 			return
@@ -241,7 +246,7 @@ func (p *Plugin) upgradeHiddenLoaded(db *gorm.DB, st *stmtState, snap *snapshot)
 			return
 		}
 	}
-	p.eachJoined(db, snap, func(jpl *modelPlan, models []reflect.Value) error {
+	p.eachJoined(db, snap, stmt.SQL.String(), func(jpl *modelPlan, models []reflect.Value) error {
 		if err := p.upgradeHidden(db, jpl, jpl.spec.Table, models); err != nil {
 			return fmt.Errorf("compat: upgrade joined %s in L(c): %w", jpl.spec.Model, err)
 		}

@@ -133,9 +133,13 @@ func adaOK(c *CustomerV2) bool {
 	return c != nil && c.GivenName == "Ada" && c.FamilyName == "Lovelace"
 }
 
+// ---------------------------------------------------------------------
+// Failing: naming the deprecated column through GORM on paths the plugin
+// does not inspect.
+
 // TestContractDeleteDeprecatedCondition: a Delete whose struct or map
-// conditions name the deprecated column fails before any SQL, like a
-// query with the same conditions.
+// conditions name the deprecated column must fail before any SQL, like a
+// query with the same conditions; the plugin has no Delete callback.
 func TestContractDeleteDeprecatedCondition(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		f := readPathsSetup(t, db, true)
@@ -168,8 +172,8 @@ func TestContractGroupHavingDeprecated(t *testing.T) {
 
 // TestContractSubqueryDeprecated: a subquery built through GORM whose
 // conditions or Select name the deprecated column. GORM builds the
-// subquery in a session of its own and drops its error: without the check
-// from the outer statement, it would send "IN ()".
+// subquery in a session of its own and drops its error, so the outer
+// statement goes to the database with an empty subquery.
 func TestContractSubqueryDeprecated(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
 		f := readPathsSetup(t, db, true)
@@ -179,6 +183,19 @@ func TestContractSubqueryDeprecated(t *testing.T) {
 		sub2 := f.cur.Model(&CustomerV2{}).Select("name")
 		var orders []Order
 		f.wantDeprecated(t, "Where IN (subquery selecting Name)", f.cur.Where("label IN (?)", sub2).Find(&orders).Error)
+	})
+}
+
+// TestContractJoinsConditionDeprecated: Joins with conditions given as a
+// *gorm.DB (GORM puts its WHERE into the join's ON, its Select into the
+// joined columns) naming the joined model's deprecated field.
+func TestContractJoinsConditionDeprecated(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		f := readPathsSetup(t, db, true)
+		var orders []Order
+		f.wantDeprecated(t, "Joins(Buyer, Where(struct))", f.cur.Joins("Buyer", f.cur.Where(&CustomerV2{Name: "Grace Hopper"})).Find(&orders).Error)
+		f.wantDeprecated(t, "Joins(Buyer, Where(map))", f.cur.Joins("Buyer", f.cur.Where(map[string]any{"name": "Grace Hopper"})).Find(&orders).Error)
+		f.wantDeprecated(t, "Joins(Buyer, Select(Name))", f.cur.Joins("Buyer", f.cur.Select("ID", "Name")).Find(&orders).Error)
 	})
 }
 
@@ -208,6 +225,9 @@ func TestContractNamesInOtherCase(t *testing.T) {
 	})
 }
 
+// ---------------------------------------------------------------------
+// Failing: deprecated columns still read in L(c).
+
 // TestContractSelectStar: Select("*") names no deprecated
 // field, so it is not refused, but in L(c) the plugin must still leave the
 // deprecated column out (never SELECT *): the application must not see Name.
@@ -230,6 +250,70 @@ func TestContractSelectStar(t *testing.T) {
 		}
 	})
 }
+
+// TestContractNestedJoins: a nested Joins ("Order.Buyer") loads
+// CustomerV2 as a joined model: in L(c) its deprecated column is left out.
+func TestContractNestedJoins(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		f := readPathsSetup(t, db, true)
+		q := f.cur.Joins("Order.Buyer").Where("path_shipments.id = ?", f.ship)
+		sql := q.Session(&gorm.Session{DryRun: true}).Find(&[]pathShipment{}).Statement.SQL.String()
+		if strings.Contains(sql, "Order__Buyer__name") || !strings.Contains(sql, "Order__Buyer__given_name") {
+			t.Errorf("nested Joins in L(c): SQL %s", sql)
+		}
+		// The buyer's row is stamped 1.0: it is upgraded, without Name.
+		var s pathShipment
+		must(t, f.cur.Joins("Order.Buyer").First(&s, f.ship).Error)
+		if s.Order == nil || s.Order.Buyer == nil {
+			t.Fatalf("nested Joins: %+v", s)
+		}
+		if b := s.Order.Buyer; b.Name != "" || !adaOK(b) {
+			t.Errorf("nested Joins in L(c) loaded buyer %+v, want Ada Lovelace upgraded and Name empty", *b)
+		}
+	})
+}
+
+// TestDualNestedJoins: in L(m), a row stamped 1.0 loaded
+// through a nested Joins passes through the upgrade converter, as with
+// Joins("Buyer").
+func TestDualNestedJoins(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		f := readPathsSetup(t, db, false)
+		var s pathShipment
+		must(t, f.cur.Joins("Order.Buyer").First(&s, f.ship).Error)
+		if s.Order == nil || s.Order.Buyer == nil {
+			t.Fatalf("nested Joins: %+v", s)
+		}
+		if b := s.Order.Buyer; !adaOK(b) || b.Name != "Ada Lovelace" {
+			t.Errorf("nested Joins in L(m) loaded buyer %+v, want it upgraded to Ada / Lovelace", *b)
+		}
+	})
+}
+
+// ---------------------------------------------------------------------
+// Failing: L(c) reads of rows still stamped 1.0 under a table alias.
+
+// TestContractTableAliasStaleRead: Table("customers AS c") reads the
+// model's table under an alias; GORM sets Statement.Table to the alias.
+// In L(c) a row stamped 1.0 is upgraded from a separate read of its
+// deprecated columns, which must read the table, not the alias.
+func TestContractTableAliasStaleRead(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		f := readPathsSetup(t, db, true)
+		var cs []CustomerV2
+		must(t, db.Gorm.Table("customers AS c").Where("c.id = ?", f.ada).Find(&cs).Error) // plain GORM reads it
+		cs = nil
+		if err := f.cur.Table("customers AS c").Where("c.id = ?", f.ada).Find(&cs).Error; err != nil {
+			t.Fatalf("Table alias Find in L(c): %v", err)
+		}
+		if len(cs) != 1 || !adaOK(&cs[0]) || cs[0].Name != "" {
+			t.Errorf("Table alias Find in L(c): %+v, want Ada upgraded without Name", cs)
+		}
+	})
+}
+
+// ---------------------------------------------------------------------
+// Passing: what works.
 
 // TestContractReadPaths: every read path hides the deprecated
 // column in L(c) and upgrades the 1.0 row; every GORM way of naming it by
@@ -458,5 +542,66 @@ func TestDualReadPaths(t *testing.T) {
 		if r := raw(t, db, f.ada); r.ObjVersion != v1.Stamp() || r.GivenName != nil {
 			t.Errorf("a read wrote the row: %+v", r)
 		}
+	})
+}
+
+// ---------------------------------------------------------------------
+// Failing: joined models whose stamp the query did not read are converted.
+
+// TestJoinedSelectWithoutStamp: docs/compat.md says a read whose
+// column list leaves obj_version out is not converted (the plugin cannot
+// tell a 1.x row from a 2.0 one). Joins("Buyer", db.Select(...)) without
+// obj_version loads a buyer with a zero stamp; the plugin upgrades it
+// anyway, overwriting the columns read.
+func TestJoinedSelectWithoutStamp(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		t.Run("L(m)", func(t *testing.T) {
+			f := readPathsSetup(t, db, false)
+			var o Order
+			must(t, f.cur.Joins("Buyer", f.cur.Select("id", "given_name", "family_name")).First(&o, f.ord2).Error)
+			if o.Buyer == nil || o.Buyer.GivenName != "Grace" || o.Buyer.FamilyName != "Hopper" {
+				t.Errorf("L(m) Joins with a Select without the stamp: buyer %+v, want the given and family names as read (Grace Hopper)", o.Buyer)
+			}
+		})
+	})
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		t.Run("L(c)", func(t *testing.T) {
+			f := readPathsSetup(t, db, true)
+			// In L(c) Name is no longer written: it goes stale.
+			must(t, f.cur.Model(&CustomerV2{ID: f.grace}).Update("family_name", "Murray").Error)
+			if r := raw(t, db, f.grace); str(r.FamilyName) != "Murray" || str(r.Name) != "Grace Hopper" {
+				t.Fatalf("setup: %+v", r)
+			}
+			var o Order
+			must(t, f.cur.Joins("Buyer", f.cur.Select("id", "given_name", "family_name")).First(&o, f.ord2).Error)
+			if o.Buyer == nil || o.Buyer.GivenName != "Grace" || o.Buyer.FamilyName != "Murray" {
+				t.Errorf("L(c) Joins with a Select without the stamp: buyer %+v, want Grace Murray as stored", o.Buyer)
+			}
+		})
+	})
+}
+
+// TestScanWithJoins: Scan fills the joined struct as Find does;
+// the joined model is converted in L(m) and hides Name in L(c).
+func TestScanWithJoins(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		t.Run("L(m)", func(t *testing.T) {
+			f := readPathsSetup(t, db, false)
+			var o Order
+			must(t, f.cur.Model(&Order{}).Joins("Buyer").Where("orders.id = ?", f.order).Scan(&o).Error)
+			if o.Buyer == nil || !adaOK(o.Buyer) {
+				t.Errorf("L(m) Joins + Scan: buyer %+v, want Ada upgraded", o.Buyer)
+			}
+		})
+	})
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		t.Run("L(c)", func(t *testing.T) {
+			f := readPathsSetup(t, db, true)
+			var o Order
+			must(t, f.cur.Model(&Order{}).Joins("Buyer").Where("orders.id = ?", f.order).Scan(&o).Error)
+			if o.Buyer == nil || !adaOK(o.Buyer) || o.Buyer.Name != "" {
+				t.Errorf("L(c) Joins + Scan: buyer %+v, want Ada upgraded without Name", o.Buyer)
+			}
+		})
 	})
 }

@@ -1,0 +1,94 @@
+package compat_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/tandemdb/tandem/internal/dbtest"
+	"github.com/tandemdb/tandem/model"
+)
+
+// pathInvoice is a stamped model (it declares no field of its own) that
+// joins CustomerV2.
+type pathInvoice struct {
+	ID      uint `gorm:"primaryKey"`
+	Label   string
+	BuyerID *uint
+	Buyer   *CustomerV2 `gorm:"foreignKey:BuyerID"`
+	model.Stamp
+}
+
+func (pathInvoice) TableName() string { return "path_invoices" }
+
+// invoiceOf adds an invoice whose buyer is Ada (stamped 1.0).
+func invoiceOf(t *testing.T, db *dbtest.DB, f *readPathsFixture) uint {
+	t.Helper()
+	must(t, db.Gorm.AutoMigrate(&pathInvoice{}))
+	inv := pathInvoice{Label: "i1", BuyerID: &f.ada}
+	must(t, db.Gorm.Create(&inv).Error)
+	f.rec.reset()
+	return inv.ID
+}
+
+// TestJoinedModelOfStampedModel: a stamped model's joined model is
+// converted like an unstamped one's.
+func TestJoinedModelOfStampedModel(t *testing.T) {
+	for _, contract := range []bool{false, true} {
+		dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+			f := readPathsSetup(t, db, contract)
+			id := invoiceOf(t, db, f)
+			var inv pathInvoice
+			must(t, f.cur.Joins("Buyer").First(&inv, id).Error)
+			if b := inv.Buyer; !adaOK(b) || (b.Name != "") != !contract {
+				t.Errorf("Joins(Buyer) of a stamped model (contract %v): %+v", contract, b)
+			}
+		})
+	}
+}
+
+// TestNestedJoinsAliases: a nested model joined after its parent was
+// joined by an entry of its own, and under the alias GORM's generic API
+// gives it, is converted in L(m) and L(c), and in L(c) its
+// deprecated column is not selected.
+func TestNestedJoinsAliases(t *testing.T) {
+	for _, contract := range []bool{false, true} {
+		dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+			f := readPathsSetup(t, db, contract)
+			check := func(what string, s *pathShipment) {
+				t.Helper()
+				if s.Order == nil || s.Order.Buyer == nil {
+					t.Errorf("%s: %+v", what, s)
+					return
+				}
+				if b := s.Order.Buyer; !adaOK(b) || (b.Name != "") != !contract {
+					t.Errorf("%s (contract %v): buyer %+v", what, contract, *b)
+				}
+			}
+			var s pathShipment
+			must(t, f.cur.Joins("Order").Joins("Order.Buyer").First(&s, f.ship).Error)
+			check(`Joins("Order").Joins("Order.Buyer")`, &s)
+
+			f.rec.reset()
+			g, err := gorm.G[pathShipment](f.cur).Joins(clause.LeftJoin.Association("Order.Buyer").As("b"), nil).
+				Where("path_shipments.id = ?", f.ship).First(context.Background())
+			must(t, err)
+			check(`gorm.G Joins("Order.Buyer") As("b")`, &g)
+			seen := false
+			for _, sql := range f.rec.app() {
+				if strings.Contains(sql, "`b__given_name`") || strings.Contains(sql, `"b__given_name"`) {
+					seen = true
+					if strings.Contains(sql, "b__name") == contract {
+						t.Errorf("gorm.G Joins As(b) (contract %v): SQL %s", contract, sql)
+					}
+				}
+			}
+			if !seen {
+				t.Errorf("gorm.G Joins As(b): no statement selected b__given_name: %q", f.rec.app())
+			}
+		})
+	}
+}

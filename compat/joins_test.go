@@ -92,3 +92,31 @@ func TestNestedJoinsAliases(t *testing.T) {
 		})
 	}
 }
+
+// TestContractTableExprStaleRead: under other Table expressions (an
+// alias without AS, a subquery) and with Scan, a row stamped 1.0 is still
+// upgraded in L(c) from its table's deprecated columns.
+func TestContractTableExprStaleRead(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		f := readPathsSetup(t, db, true)
+		check := func(what string, cs []CustomerV2, err error) {
+			t.Helper()
+			if err != nil {
+				t.Errorf("%s in L(c): %v", what, err)
+				return
+			}
+			if len(cs) != 1 || !adaOK(&cs[0]) || cs[0].Name != "" {
+				t.Errorf("%s in L(c): %+v, want Ada upgraded without Name", what, cs)
+			}
+		}
+		var cs []CustomerV2
+		err := f.cur.Table("customers c").Where("c.id = ?", f.ada).Find(&cs).Error
+		check("Table(customers c)", cs, err)
+		cs = nil
+		err = f.cur.Table("(?) AS c", f.cur.Model(&CustomerV2{})).Where("c.id = ?", f.ada).Find(&cs).Error
+		check("Table((subquery) AS c)", cs, err)
+		var c CustomerV2
+		err = f.cur.Table("customers AS c").Where("c.id = ?", f.ada).Scan(&c).Error
+		check("Table(customers AS c).Scan", []CustomerV2{c}, err)
+	})
+}

@@ -241,25 +241,26 @@ func (p *Plugin) upgradeHiddenLoaded(db *gorm.DB, st *stmtState, snap *snapshot)
 	if st != nil && st.plan.changes && st.plan.spec.Upgrades && stampRead(stmt) {
 		var models []reflect.Value
 		_ = st.plan.eachModel(stmt.ReflectValue, func(v reflect.Value) error { models = append(models, v); return nil })
-		if err := p.upgradeHidden(db, st.plan, stmt.Table, models); err != nil {
+		if err := p.upgradeHidden(db, st.plan, tableOfRead(db, st.plan), models); err != nil {
 			_ = db.AddError(fmt.Errorf("compat: upgrade %s in L(c): %w", st.plan.spec.Model, err))
 			return
 		}
 	}
 	p.eachJoined(db, snap, stmt.SQL.String(), func(jpl *modelPlan, models []reflect.Value) error {
-		if err := p.upgradeHidden(db, jpl, jpl.spec.Table, models); err != nil {
+		if err := p.upgradeHidden(db, jpl, quoteTable(db, jpl.spec.Table), models); err != nil {
 			return fmt.Errorf("compat: upgrade joined %s in L(c): %w", jpl.spec.Model, err)
 		}
 		return nil
 	})
 }
 
-// upgradeHidden converts, in L(c), the loaded models of table still stamped
-// below the release (written by an older instance before it stopped, and
+// upgradeHidden converts, in L(c), the loaded models still stamped below
+// the release (written by an older instance before it stopped, and
 // not yet backfilled). The query left the deprecated columns out; the
 // plugin reads them for those rows only, runs the upgrade converter, and
-// clears them again, so the application never sees them.
-func (p *Plugin) upgradeHidden(db *gorm.DB, pl *modelPlan, table string, models []reflect.Value) error {
+// clears them again, so the application never sees them. from is the
+// table that holds their rows, as SQL text (tableOfRead).
+func (p *Plugin) upgradeHidden(db *gorm.DB, pl *modelPlan, from string, models []reflect.Value) error {
 	stmt := db.Statement
 	s := pl.spec.Schema()
 	stampField := s.LookUpField(model.StampColumn)
@@ -303,7 +304,7 @@ func (p *Plugin) upgradeHidden(db *gorm.DB, pl *modelPlan, table string, models 
 	for _, c := range cols {
 		sel = append(sel, q(c.name))
 	}
-	sql := "SELECT " + strings.Join(sel, ", ") + " FROM " + q(table) + " WHERE (" + strings.Join(pkCols, ", ") + ") IN (" + strings.Join(tuples, ", ") + ")"
+	sql := "SELECT " + strings.Join(sel, ", ") + " FROM " + from + " WHERE (" + strings.Join(pkCols, ", ") + ") IN (" + strings.Join(tuples, ", ") + ")"
 	rows, err := db.Session(&gorm.Session{NewDB: true}).Raw(sql, args...).Rows()
 	if err != nil {
 		return err

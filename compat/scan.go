@@ -86,7 +86,7 @@ func (p *Plugin) convertScanned(stmt *gorm.Statement, snap *snapshot) {
 		// their deprecated columns are read by key, converted and cleared.
 		var models []reflect.Value
 		_ = pl.eachModel(stmt.ReflectValue, func(v reflect.Value) error { models = append(models, v); return nil })
-		if err := p.upgradeHidden(stmt.DB, pl, pl.spec.Table, models); err != nil {
+		if err := p.upgradeHidden(stmt.DB, pl, tableOfRead(stmt.DB, pl), models); err != nil {
 			_ = stmt.DB.AddError(fmt.Errorf("compat: upgrade scanned %s in L(c): %w", pl.spec.Model, err))
 		}
 		return

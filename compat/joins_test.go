@@ -51,8 +51,8 @@ func TestJoinedModelOfStampedModel(t *testing.T) {
 }
 
 // TestNestedJoinsAliases: a nested model joined after its parent was
-// joined by an entry of its own, and under the alias GORM's generic API
-// gives it, is converted in L(m) and L(c), and in L(c) its
+// joined by an entry of its own, under the alias GORM's generic API gives
+// it, and filled by Scan, is converted in L(m) and L(c), and in L(c) its
 // deprecated column is not selected.
 func TestNestedJoinsAliases(t *testing.T) {
 	for _, contract := range []bool{false, true} {
@@ -72,6 +72,10 @@ func TestNestedJoinsAliases(t *testing.T) {
 			must(t, f.cur.Joins("Order").Joins("Order.Buyer").First(&s, f.ship).Error)
 			check(`Joins("Order").Joins("Order.Buyer")`, &s)
 
+			s = pathShipment{}
+			must(t, f.cur.Model(&pathShipment{}).Joins("Order.Buyer").Where("path_shipments.id = ?", f.ship).Scan(&s).Error)
+			check(`Joins("Order.Buyer").Scan`, &s)
+
 			f.rec.reset()
 			g, err := gorm.G[pathShipment](f.cur).Joins(clause.LeftJoin.Association("Order.Buyer").As("b"), nil).
 				Where("path_shipments.id = ?", f.ship).First(context.Background())
@@ -88,6 +92,21 @@ func TestNestedJoinsAliases(t *testing.T) {
 			}
 			if !seen {
 				t.Errorf("gorm.G Joins As(b): no statement selected b__given_name: %q", f.rec.app())
+			}
+		})
+	}
+}
+
+// TestScanJoinedSelectWithoutStamp: as with Find, a Scan's joined model
+// whose stamp was not selected is left as read.
+func TestScanJoinedSelectWithoutStamp(t *testing.T) {
+	for _, contract := range []bool{false, true} {
+		dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+			f := readPathsSetup(t, db, contract)
+			var o Order
+			must(t, f.cur.Model(&Order{}).Joins("Buyer", f.cur.Select("id", "given_name", "family_name")).Where("orders.id = ?", f.ord2).Scan(&o).Error)
+			if o.Buyer == nil || o.Buyer.GivenName != "Grace" || o.Buyer.FamilyName != "Hopper" {
+				t.Errorf("Joins with a Select without the stamp, Scan (contract %v): buyer %+v, want Grace Hopper as read", contract, o.Buyer)
 			}
 		})
 	}
@@ -118,5 +137,25 @@ func TestContractTableExprStaleRead(t *testing.T) {
 		var c CustomerV2
 		err = f.cur.Table("customers AS c").Where("c.id = ?", f.ada).Scan(&c).Error
 		check("Table(customers AS c).Scan", []CustomerV2{c}, err)
+	})
+}
+
+// TestContractScanLogsItsSQL: in L(c) the read of a scanned row's
+// deprecated columns runs while Scan reports its statement to the logger;
+// the logger still gets the Scan's own SQL.
+func TestContractScanLogsItsSQL(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		f := readPathsSetup(t, db, true)
+		var c CustomerV2
+		must(t, f.cur.Model(&CustomerV2{}).Where("id = ?", f.ada).Scan(&c).Error)
+		if !adaOK(&c) {
+			t.Errorf("Scan in L(c): %+v", c)
+		}
+		var o Order
+		must(t, f.cur.Model(&Order{}).Joins("Buyer").Where("orders.id = ?", f.order).Scan(&o).Error)
+		sent := f.rec.app()
+		if len(sent) != 2 || !strings.Contains(sent[0], "WHERE id = ") || !strings.Contains(sent[1], "WHERE orders.id = ") {
+			t.Errorf("Scan in L(c) logged %q, want the two Scans' statements", sent)
+		}
 	})
 }

@@ -27,6 +27,9 @@ type scanMark struct {
 	stmt      *gorm.Statement
 	stampRead bool
 	snap      *snapshot // the snapshot the query was built with, if the plugin tracked it
+	// sql is the statement's SQL when it has Joins, to tell which joined
+	// models' stamps it read (eachJoined).
+	sql string
 }
 
 // markScan lets the logger find the statement after Scan has filled it.
@@ -42,6 +45,9 @@ func markScan(db *gorm.DB) {
 func markScanned(db *gorm.DB) {
 	if m, ok := db.Statement.Context.Value(scanKey{}).(*scanMark); ok && m.stmt == db.Statement {
 		m.stampRead = stampRead(db.Statement)
+		if len(db.Statement.Joins) > 0 {
+			m.sql = db.Statement.SQL.String()
+		}
 		if st := current(db); st != nil {
 			m.snap = st.snap
 		}
@@ -61,37 +67,81 @@ func (l *scanLogger) LogMode(level logger.LogLevel) logger.Interface {
 
 // Trace implements logger.Interface.
 func (l *scanLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	if m, ok := ctx.Value(scanKey{}).(*scanMark); ok && err == nil && m.stampRead {
-		l.p.convertScanned(m.stmt, m.snap)
+	if m, ok := ctx.Value(scanKey{}).(*scanMark); ok && err == nil && (m.stampRead || m.sql != "") {
+		if m.snap == nil {
+			m.snap = l.p.snap.Load()
+		}
+		if m.snap.mode == ModeContract {
+			// In L(c) the conversion may read the deprecated columns of
+			// stale rows, through Scan's own logger (a recorder whose fc
+			// returns the last statement it saw): take the Scan's
+			// statement first.
+			sql, rows := fc()
+			fc = func() (string, int64) { return sql, rows }
+		}
+		l.p.convertScanned(m)
 	}
 	l.Interface.Trace(ctx, begin, fc, err)
 }
 
-func (p *Plugin) convertScanned(stmt *gorm.Statement, snap *snapshot) {
+// convertScanned converts what Scan filled, as afterQuery converts what
+// Find loaded: the statement's model when the SQL read its stamp, and the
+// models loaded by Joins whose stamps it read. Scan has parsed the
+// destination as the statement's schema by then: the models converted are
+// the destination's (and its joined structs, found by the destination's
+// relations, as Scan fills them).
+func (p *Plugin) convertScanned(m *scanMark) {
+	stmt, snap := m.stmt, m.snap
 	if stmt.Schema == nil || !stmt.ReflectValue.IsValid() {
 		return
-	}
-	if snap == nil {
-		snap = p.snap.Load()
 	}
 	if snap.mode == ModeContract && snap.state != versions.StateContractReady {
 		return
 	}
-	pl := p.planOf(stmt.DB, stmt.Schema, snap)
-	if pl == nil || !pl.changes || !pl.spec.Upgrades {
-		return
-	}
-	if snap.mode == ModeContract {
-		// Rows an older instance wrote and the backfill has not reached:
-		// their deprecated columns are read by key, converted and cleared.
-		var models []reflect.Value
-		_ = pl.eachModel(stmt.ReflectValue, func(v reflect.Value) error { models = append(models, v); return nil })
-		if err := p.upgradeHidden(stmt.DB, pl, tableOfRead(stmt.DB, pl), models); err != nil {
-			_ = stmt.DB.AddError(fmt.Errorf("compat: upgrade scanned %s in L(c): %w", pl.spec.Model, err))
+	if pl := p.planOf(stmt.DB, stmt.Schema, snap); m.stampRead && pl != nil && pl.changes && pl.spec.Upgrades {
+		if err := p.convertScannedModels(stmt, snap, pl, tableOfRead(stmt.DB, pl), func(fn func(reflect.Value) error) error {
+			return pl.eachModel(stmt.ReflectValue, fn)
+		}); err != nil {
+			_ = stmt.DB.AddError(fmt.Errorf("compat: upgrade scanned %s%s: %w", pl.spec.Model, inContract(snap), err))
+			return
 		}
+	}
+	if m.sql == "" {
 		return
 	}
-	if err := pl.eachModel(stmt.ReflectValue, func(v reflect.Value) error { return pl.upgrade(stmt.Context, v) }); err != nil {
-		_ = stmt.DB.AddError(fmt.Errorf("compat: upgrade scanned %s: %w", pl.spec.Model, err))
+	p.eachJoined(stmt.DB, snap, m.sql, func(jpl *modelPlan, models []reflect.Value) error {
+		err := p.convertScannedModels(stmt, snap, jpl, quoteTable(stmt.DB, jpl.spec.Table), func(fn func(reflect.Value) error) error {
+			for _, v := range models {
+				if err := fn(v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("compat: upgrade scanned joined %s%s: %w", jpl.spec.Model, inContract(snap), err)
+		}
+		return nil
+	})
+}
+
+// convertScannedModels upgrades the models each yields: in L(m) with the
+// converter, in L(c) from a separate read of their deprecated columns in
+// table (rows an older instance wrote and the backfill has not reached:
+// their deprecated columns are read by key, converted and cleared).
+func (p *Plugin) convertScannedModels(stmt *gorm.Statement, snap *snapshot, pl *modelPlan, table string, each func(func(reflect.Value) error) error) error {
+	if snap.mode == ModeContract {
+		var models []reflect.Value
+		_ = each(func(v reflect.Value) error { models = append(models, v); return nil })
+		return p.upgradeHidden(stmt.DB, pl, table, models)
 	}
+	return each(func(v reflect.Value) error { return pl.upgrade(stmt.Context, v) })
+}
+
+// inContract is " in L(c)" in L(c), for error messages.
+func inContract(snap *snapshot) string {
+	if snap.mode == ModeContract {
+		return " in L(c)"
+	}
+	return ""
 }

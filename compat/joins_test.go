@@ -34,6 +34,39 @@ func invoiceOf(t *testing.T, db *dbtest.DB, f *readPathsFixture) uint {
 	return inv.ID
 }
 
+// TestContractJoinsConditionEveryPath: the conditions of a Joins that
+// name the joined model's deprecated field are refused before any SQL on
+// every read path (Find on a stamped model, Scan, a nested Joins, GORM's
+// generic API), and conditions on its other fields are not.
+func TestContractJoinsConditionEveryPath(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		f := readPathsSetup(t, db, true)
+		invoiceOf(t, db, f)
+		cur := f.cur
+		var invs []pathInvoice
+		f.wantDeprecated(t, "stamped model: Joins(Buyer, Where(map))", cur.Joins("Buyer", cur.Where(map[string]any{"name": "x"})).Find(&invs).Error)
+		f.wantDeprecated(t, "stamped model: Joins(Buyer, Omit(Name))", cur.Joins("Buyer", cur.Omit("Name")).Find(&invs).Error)
+		f.wantDeprecated(t, "stamped model: InnerJoins(Buyer, Where(struct))", cur.InnerJoins("Buyer", cur.Where(&CustomerV2{Name: "x"})).Find(&invs).Error)
+		var o Order
+		f.wantDeprecated(t, "Joins(Buyer, Where(struct)).Scan", cur.Model(&Order{}).Joins("Buyer", cur.Where(&CustomerV2{Name: "x"})).Scan(&o).Error)
+		var n int64
+		f.wantDeprecated(t, "Joins(Buyer, Where(map)).Count", cur.Model(&Order{}).Joins("Buyer", cur.Where(map[string]any{"name": "x"})).Count(&n).Error)
+		f.wantDeprecated(t, "Joins(Order.Buyer, Select(Name))", cur.Joins("Order.Buyer", cur.Select("ID", "Name")).Find(&[]pathShipment{}).Error)
+		_, err := gorm.G[Order](cur).Joins(clause.LeftJoin.Association("Buyer"), func(db gorm.JoinBuilder, _, _ clause.Table) error {
+			db.Where(map[string]any{"name": "x"})
+			return nil
+		}).Find(context.Background())
+		f.wantDeprecated(t, "gorm.G Joins with Where(map)", err)
+
+		must(t, cur.Joins("Buyer", cur.Where(map[string]any{"email": "ada@example.com"})).Find(&invs).Error)
+		if len(invs) != 1 || !adaOK(invs[0].Buyer) || invs[0].Buyer.Name != "" {
+			t.Errorf("Joins(Buyer, Where(email)) in L(c): %+v", invs)
+		}
+		var orders []Order
+		must(t, cur.Joins("Buyer", cur.Select("ID", "GivenName")).Find(&orders).Error)
+	})
+}
+
 // TestJoinedModelOfStampedModel: a stamped model's joined model is
 // converted like an unstamped one's.
 func TestJoinedModelOfStampedModel(t *testing.T) {

@@ -121,7 +121,9 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 		return
 	}
 	if st != nil {
-		if pl := st.plan; pl.changes && pl.spec.Upgrades && stampRead(stmt) {
+		// st.plan is nil when the statement's own model is not stamped
+		// and the plugin tracks it for its joined models (joinchecks.go).
+		if pl := st.plan; pl != nil && pl.changes && pl.spec.Upgrades && stampRead(stmt) {
 			if err := pl.eachModel(stmt.ReflectValue, func(v reflect.Value) error { return pl.upgrade(stmt.Context, v) }); err != nil {
 				_ = db.AddError(fmt.Errorf("compat: upgrade %s: %w", pl.spec.Model, err))
 				return
@@ -235,10 +237,11 @@ func (p *Plugin) afterRow(db *gorm.DB) {
 
 // upgradeHiddenLoaded runs upgradeHidden on the models a query loaded:
 // its own (st is the plugin's state of the statement, nil when the plugin
-// does not track its model) and those loaded by Joins.
+// does not track it; its plan is nil when the plugin tracks it only for its
+// joined models) and those loaded by Joins.
 func (p *Plugin) upgradeHiddenLoaded(db *gorm.DB, st *stmtState, snap *snapshot) {
 	stmt := db.Statement
-	if st != nil && st.plan.changes && st.plan.spec.Upgrades && stampRead(stmt) {
+	if st != nil && st.plan != nil && st.plan.changes && st.plan.spec.Upgrades && stampRead(stmt) {
 		var models []reflect.Value
 		_ = st.plan.eachModel(stmt.ReflectValue, func(v reflect.Value) error { models = append(models, v); return nil })
 		if err := p.upgradeHidden(db, st.plan, tableOfRead(db, st.plan), models); err != nil {

@@ -199,7 +199,7 @@ func (p *Plugin) registerCallbacks(db *gorm.DB) error {
 			return fmt.Errorf("compat: register %s callback: %w", s.name, s.err)
 		}
 	}
-	return nil
+	return p.registerJoinChecks(db)
 }
 
 // Close stops the plugin's background work and removes the instance from

@@ -113,23 +113,9 @@ func (r *Runner) SetState(ctx context.Context, rel versions.Version, to versions
 			}
 		}
 		if to == versions.StateExpanded && from == versions.StateContractReady {
-			// A flip back: 1.x writers will be let in again. Not once a newer
-			// release's expand has begun: its instances do not write this
-			// release's deprecated columns, and no refill covers their rows
-			// (an interrupted expand would be completed later).
-			var newer []versions.Version
-			for other, st := range v.states {
-				if rel.Less(other) && st != versions.StatePending {
-					newer = append(newer, other)
-				}
-			}
-			if len(newer) > 0 {
-				sort.Slice(newer, func(i, j int) bool { return newer[i].Less(newer[j]) })
-				states := make([]versions.State, len(newer))
-				for i, n := range newer {
-					states[i] = v.states[n]
-				}
-				return &FlipBackRefusal{Release: rel, Newer: newer, States: states}
+			// A flip back: 1.x writers will be let in again.
+			if err := v.flipBackBlockers(rel); err != nil {
+				return err
 			}
 			tables, err := r.tablesOn(ctx, db)
 			if err != nil {
@@ -143,25 +129,84 @@ func (r *Runner) SetState(ctx context.Context, rel versions.Version, to versions
 	})
 }
 
-// FlipBackRefusal refuses to flip a release back to L(m) once a newer
-// release's expand has begun. It matches ErrGateRefused (exit code 7).
+// flipBackBlockers refuses the flip back of rel to L(m) once the older
+// release could not run again: once a newer release's expand has begun
+// (its instances do not write rel's deprecated columns, and no refill
+// covers their rows; an interrupted expand would be completed later), or
+// once a contract migration of rel is applied or partly applied (the
+// columns it dropped are gone).
+func (v *view) flipBackBlockers(rel versions.Version) error {
+	ref := &FlipBackRefusal{Release: rel, Contract: v.contractBegun(rel)}
+	for other, st := range v.states {
+		if rel.Less(other) && st != versions.StatePending {
+			ref.Newer = append(ref.Newer, other)
+		}
+	}
+	sort.Slice(ref.Newer, func(i, j int) bool { return ref.Newer[i].Less(ref.Newer[j]) })
+	for _, n := range ref.Newer {
+		ref.States = append(ref.States, v.states[n])
+	}
+	if len(ref.Newer) > 0 || len(ref.Contract) > 0 {
+		return ref
+	}
+	return nil
+}
+
+// contractBegun returns, in id order, the contract migrations of rel the
+// history records as applied or partly applied (failed or interrupted
+// after committing statements), whether or not the source still names
+// them.
+func (v *view) contractBegun(rel versions.Version) []versions.MigrationID {
+	var ids []versions.MigrationID
+	for id, row := range v.rows {
+		if id.Release == rel && id.Phase == versions.PhaseContract && (row.Status == store.StatusApplied || partlyApplied(row)) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i].Less(ids[j]) })
+	return ids
+}
+
+// FlipBackRefusal refuses to flip a release back to L(m) once the older
+// release could not safely run again: a newer release's expand has begun,
+// or the release's own contract has begun. It lists every reason at once
+// and matches ErrGateRefused (exit code 7).
 type FlipBackRefusal struct {
 	Release versions.Version
 	Newer   []versions.Version // expanding or beyond
 	States  []versions.State   // of Newer, in order
+	// Contract lists the contract migrations of Release that are applied
+	// or partly applied: what they dropped is gone.
+	Contract []versions.MigrationID
 }
 
 // Error implements error.
 func (e *FlipBackRefusal) Error() string {
-	names := make([]string, len(e.Newer))
-	for i, n := range e.Newer {
-		names[i] = n.String()
-		if i < len(e.States) {
-			names[i] += " (" + string(e.States[i]) + ")"
+	var b strings.Builder
+	fmt.Fprintf(&b, "migrations: %s cannot be flipped back to migrating:", e.Release)
+	if len(e.Contract) > 0 {
+		ids := make([]string, len(e.Contract))
+		for i, id := range e.Contract {
+			ids[i] = id.String()
 		}
+		fmt.Fprintf(&b, "\n  - its contract has begun: %s applied or partly applied; the columns it dropped are gone, so the older release cannot run again", strings.Join(ids, ", "))
 	}
-	return fmt.Sprintf("migrations: %s cannot be flipped back to migrating: the expand of a newer release has begun: %s; that release's instances do not write %s's deprecated columns, so the older release could not safely run again\nhint: a flip back is possible only before a newer release's expand begins; fix forward in a newer release instead",
-		e.Release, strings.Join(names, ", "), e.Release)
+	if len(e.Newer) > 0 {
+		names := make([]string, len(e.Newer))
+		for i, n := range e.Newer {
+			names[i] = n.String()
+			if i < len(e.States) {
+				names[i] += " (" + string(e.States[i]) + ")"
+			}
+		}
+		fmt.Fprintf(&b, "\n  - the expand of a newer release has begun: %s; that release's instances do not write %s's deprecated columns, so the older release could not safely run again", strings.Join(names, ", "), e.Release)
+	}
+	if len(e.Contract) > 0 {
+		fmt.Fprintf(&b, "\nhint: a flip back is possible only before the contract begins; fix forward, or finish with 'tandem contract --release %s'", e.Release)
+	} else {
+		b.WriteString("\nhint: a flip back is possible only before a newer release's expand begins; fix forward in a newer release instead")
+	}
+	return b.String()
 }
 
 // Is makes errors.Is(err, ErrGateRefused) true.

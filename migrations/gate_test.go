@@ -25,11 +25,17 @@ import (
 // returns a runner with the 2.0 model.
 func readyPeople(t *testing.T, db *dbtest.DB, opts ...migrations.Option) *migrations.Runner {
 	t.Helper()
+	return readyPeopleFiles(t, db, peopleFiles, opts...)
+}
+
+// readyPeopleFiles is readyPeople with the migration files f.
+func readyPeopleFiles(t *testing.T, db *dbtest.DB, f files, opts ...migrations.Option) *migrations.Runner {
+	t.Helper()
 	ctx := t.Context()
-	expandPeople(t, db, peopleFiles)
+	expandPeople(t, db, f)
 	seedPeople(t, db, 1, 30, st10)
 	db.Exec(t, "INSERT INTO people (id, name, obj_version) VALUES (31, ?, ?), (32, NULL, ?)", "Zoë O'Brien", st10, st10)
-	r := newRunner(t, db.Gorm, peopleFiles, append([]migrations.Option{migrations.WithModels(&PersonV2{})}, opts...)...)
+	r := newRunner(t, db.Gorm, f, append([]migrations.Option{migrations.WithModels(&PersonV2{})}, opts...)...)
 	if _, err := r.Migrate(ctx, rel20); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}

@@ -336,8 +336,7 @@ func (r *Runner) verify(v *view) error {
 		if !ok || row.Status == store.StatusBaselined {
 			continue
 		}
-		partial := (row.Status == store.StatusFailed || row.Status == store.StatusRunning) && row.StatementsDone > 0
-		if row.Status != store.StatusApplied && !partial {
+		if row.Status != store.StatusApplied && !partlyApplied(row) {
 			continue
 		}
 		if cur := m.Checksum(r.dialect); cur != row.Checksum {
@@ -349,6 +348,12 @@ func (r *Runner) verify(v *view) error {
 	}
 	sortChanges(changed)
 	return &ChecksumError{Changed: changed}
+}
+
+// partlyApplied reports whether a migration stopped (failed, or was
+// interrupted while running) after committing some of its statements.
+func partlyApplied(row store.Migration) bool {
+	return (row.Status == store.StatusFailed || row.Status == store.StatusRunning) && row.StatementsDone > 0
 }
 
 func sortChanges(c []ChecksumChange) {

@@ -50,6 +50,7 @@ const (
 	migratedV2  badState = "2.0 migrated"                      // + the 2.0 migrate: every row at 2.0, the flag not set
 	readyV2     badState = "2.0 contract-ready"                // + the ready-for-contract flag of 2.0
 	oldLiveV2   badState = "2.0 migrated, a 1.0 instance live" // migratedV2 with a 1.0 instance whose heartbeat is current
+	brokenV2    badState = "2.0 contract failed"               // readyV2, then a contract whose 2.0_contract01 ran and whose brokenContract failed
 	liveOldID            = "web-1-still-running"               // the live 1.0 instance of oldLiveV2
 	precious             = "precious: must not be overwritten\n"
 	badPassword          = "Wr0ng-Secret-9"
@@ -77,6 +78,9 @@ const (
 	addNote  = "ALTER TABLE customers ADD COLUMN note VARCHAR(100);\n"
 	fillName = "given_name = name\n"
 )
+
+// brokenContract is a second contract file that fails; brokenV2 ran it.
+var brokenContract = map[string]string{"2.0_contract02_broken.sql": "UPDATE no_such_table SET x = 1;\n"}
 
 func badInputs() []badInput {
 	return []badInput{
@@ -274,6 +278,9 @@ func badInputs() []badInput {
 		{name: "expand-two-releases-ahead", what: "expand of 3.0 while a 1.0 instance is live", state: oldLiveV2,
 			files: map[string]string{"3.0_expand01_add_note.sql": addNote}, args: []string{"expand", "--release", "3.0"},
 			code: 7, want: []string{"the expand of 3.0 cannot begin: live instances run a release below 2.0", "instance " + liveOldID + " (pid 4242 on web-1) runs release 1.0"}, hint: "roll out 2.0 everywhere first"},
+		{name: "flag-back-after-contract-began", what: "the flag flipped back after a contract dropped columns and then failed", state: brokenV2,
+			files: brokenContract, args: []string{"flag", "set", "migrating", "--release", "2.0"},
+			code: 7, want: []string{"2.0 cannot be flipped back to migrating", "its contract has begun: 2.0_contract01 applied or partly applied", "the columns it dropped are gone"}, hint: "fix forward, or finish with 'tandem contract --release 2.0'"},
 		{name: "flag-contracted-release", what: "the flag of a release already contracted", state: atV1, args: []string{"flag", "set", "contract-ready", "--release", "1.0"},
 			code: 7, want: []string{`release 1.0 cannot go from "contracted" to "contract-ready"`}, hint: "restore archived columns to go back"},
 		{name: "baseline-managed-database", what: "baseline on a database tandem already manages", state: atV1, args: []string{"baseline", "--release", "1.0", "--yes"},
@@ -416,7 +423,7 @@ func shopCLI(ctx context.Context, args ...string) result {
 
 // shopDir writes the shop's migration files, with edit applied ("" removes
 // a file), into a fresh directory.
-func shopDir(t *testing.T, edit map[string]string) string {
+func shopDir(t testing.TB, edit map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	err := fs.WalkDir(shop.Migrations(), ".", func(p string, d fs.DirEntry, err error) error {
@@ -495,6 +502,12 @@ func prepareShop(t testing.TB, db *dbtest.DB, st badState) {
 	switch st {
 	case readyV2:
 		step("flag", "set", "contract-ready", "--release", "2.0")
+	case brokenV2:
+		step("flag", "set", "contract-ready", "--release", "2.0")
+		args := []string{"contract", "--release", "2.0", "--yes", "--dir", shopDir(t, brokenContract), "--dsn", db.DSN}
+		if r := shopCLI(context.Background(), args...); r.code != 1 || !strings.Contains(r.err, "2.0_contract02 (2.0_contract02_broken.sql") {
+			t.Fatalf("prepare %q: tandem %v exited %d, want 1 (2.0_contract02 failed)\n%s%s", st, args, r.code, r.out, r.err)
+		}
 	case oldLiveV2:
 		now := store.Now()
 		in := store.Instance{ID: liveOldID, Host: "web-1", PID: 4242, Release: "1.0", ReleaseStamp: shop.V1.Stamp(),
@@ -990,7 +1003,9 @@ func badInputDoc() string {
 		"- `2.0 migrated`: then `migrate --release 2.0`: every row at 2.0, the flag not set;\n" +
 		"- `2.0 contract-ready`: then `flag set --release 2.0 contract-ready`;\n" +
 		"- `2.0 migrated, a 1.0 instance live`: `2.0 migrated` with a 1.0 instance registered\n" +
-		"  whose heartbeat is current.\n\n")
+		"  whose heartbeat is current;\n" +
+		"- `2.0 contract failed`: `2.0 contract-ready`, then `contract --release 2.0` with a\n" +
+		"  `2.0_contract02_broken.sql` that fails: `2.0_contract01` dropped the deprecated columns.\n\n")
 	b.WriteString("| # | input | what is wrong | state | dialects | exit | the message names | the hint says |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	for i, c := range cases {

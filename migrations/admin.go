@@ -86,13 +86,14 @@ func (r *Runner) Baseline(ctx context.Context, rel versions.Version) error {
 
 // SetState moves a release to a new state under the runner's lock and
 // journals it; illegal moves are refused with *versions.TransitionError.
-// Operators reach it as `tandem flag set`.
+// Operators reach it as `tandem flag set`. A refusal changes nothing: on a
+// database without tandem's tables it does not create them.
 func (r *Runner) SetState(ctx context.Context, rel versions.Version, to versions.State) error {
 	rel, err := r.resolve(rel)
 	if err != nil {
 		return err
 	}
-	return r.locked(ctx, func(db *gorm.DB) error {
+	return r.lockedAsFound(ctx, func(db *gorm.DB) error {
 		v, err := r.readView(ctx, db, rel)
 		if err != nil {
 			return err
@@ -106,17 +107,23 @@ func (r *Runner) SetState(ctx context.Context, rel versions.Version, to versions
 		if err := versions.Transition(rel, from, to); err != nil {
 			return err
 		}
+		// A flip back: 1.x writers will be let in again.
+		flipBack := to == versions.StateExpanded && from == versions.StateContractReady
+		if flipBack {
+			if err := v.flipBackBlockers(rel); err != nil {
+				return err
+			}
+		}
+		if err := ensureTables(ctx, db); err != nil {
+			return err
+		}
 		if _, known := v.states[rel]; !known && from != versions.StatePending {
 			// A baseline covers the release; record its implicit state first.
 			if err := store.ForceState(ctx, db, rel, from, "implied by baseline"); err != nil {
 				return err
 			}
 		}
-		if to == versions.StateExpanded && from == versions.StateContractReady {
-			// A flip back: 1.x writers will be let in again.
-			if err := v.flipBackBlockers(rel); err != nil {
-				return err
-			}
+		if flipBack {
 			tables, err := r.tablesOn(ctx, db)
 			if err != nil {
 				return err
@@ -373,9 +380,10 @@ var ErrUnknownInstance = errors.New("migrations: no such instance")
 
 // Forget removes a dead instance from the registry and journals it. A live
 // instance is refused unless force is set (it would register again at its
-// next heartbeat anyway).
+// next heartbeat anyway). A refusal changes nothing: on a database without
+// tandem's tables it does not create them.
 func (r *Runner) Forget(ctx context.Context, id string, force bool) error {
-	return r.locked(ctx, func(db *gorm.DB) error {
+	return r.lockedAsFound(ctx, func(db *gorm.DB) error {
 		insts, err := store.Instances(ctx, db)
 		if err != nil {
 			return err
@@ -386,6 +394,9 @@ func (r *Runner) Forget(ctx context.Context, id string, force bool) error {
 			}
 			if in.Live(store.Now()) && !force {
 				return fmt.Errorf("migrations: instance %s is live (last heartbeat %s); it re-registers at its next heartbeat\nhint: stop the process first, or pass --force", id, in.HeartbeatAt.Format(time.RFC3339))
+			}
+			if err := ensureTables(ctx, db); err != nil {
+				return err
 			}
 			if _, err := store.DeleteInstance(ctx, db, id); err != nil {
 				return err

@@ -1,6 +1,7 @@
 package migrations_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -86,4 +87,55 @@ func idStrings(ids []versions.MigrationID) []string {
 		out[i] = id.String()
 	}
 	return out
+}
+
+// TestRefusalsLeaveUnmanagedDatabaseAlone: on a database without tandem's
+// tables (a wrong --dsn, say), flag set and forget refuse with the errors
+// they give on an empty tandem database, and create nothing.
+func TestRefusalsLeaveUnmanagedDatabaseAlone(t *testing.T) {
+	calls := []struct {
+		name  string
+		call  func(ctx context.Context, r *migrations.Runner) error
+		check func(t *testing.T, err error)
+	}{
+		{"flag contract-ready", func(ctx context.Context, r *migrations.Runner) error {
+			return r.SetState(ctx, rel20, versions.StateContractReady)
+		},
+			func(t *testing.T, err error) {
+				ref := asError[*migrations.FlagRefusal](t, err)
+				if len(ref.Reasons) == 0 || !strings.Contains(ref.Reasons[0], "its expand is not applied") {
+					t.Errorf("reasons: %q", ref.Reasons)
+				}
+			}},
+		{"flag migrating", func(ctx context.Context, r *migrations.Runner) error {
+			return r.SetState(ctx, rel20, versions.StateExpanded)
+		},
+			func(t *testing.T, err error) { asError[*versions.TransitionError](t, err) }},
+		{"forget", func(ctx context.Context, r *migrations.Runner) error { return r.Forget(ctx, "no-such-instance", false) },
+			func(t *testing.T, err error) {
+				if !errors.Is(err, migrations.ErrUnknownInstance) {
+					t.Errorf("%v does not match ErrUnknownInstance", err)
+				}
+			}},
+	}
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		empty := dbtest.New(t, db.Dialect)
+		re := newRunner(t, empty.Gorm, peopleFiles)
+		if err := re.Init(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		db.Exec(t, "CREATE TABLE app_data (id INTEGER PRIMARY KEY)")
+		before := snapshot(t, db)
+		r := newRunner(t, db.Gorm, peopleFiles)
+		for _, c := range calls {
+			t.Run(c.name, func(t *testing.T) {
+				err := c.call(t.Context(), r)
+				c.check(t, err)
+				if want := c.call(t.Context(), re); err == nil || want == nil || err.Error() != want.Error() {
+					t.Errorf("refusal without tandem's tables:\n%v\non an empty tandem database:\n%v", err, want)
+				}
+				wantEqual(t, "database after the refusal", snapshot(t, db), before)
+			})
+		}
+	})
 }

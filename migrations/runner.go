@@ -195,6 +195,19 @@ func (r *Runner) Init(ctx context.Context) error {
 // locked runs fn on one connection holding the single-runner lock, after
 // making sure tandem's tables exist.
 func (r *Runner) locked(ctx context.Context, fn func(db *gorm.DB) error) error {
+	return r.withLock(ctx, true, fn)
+}
+
+// lockedAsFound is locked without creating tandem's tables first, for a
+// command that may refuse: its refusal leaves a database that tandem does
+// not manage (a wrong --dsn) as it was. fn reads tables that may be
+// missing (the store's readers return nothing for them) and calls
+// ensureTables before its first write.
+func (r *Runner) lockedAsFound(ctx context.Context, fn func(db *gorm.DB) error) error {
+	return r.withLock(ctx, false, fn)
+}
+
+func (r *Runner) withLock(ctx context.Context, ensure bool, fn func(db *gorm.DB) error) error {
 	return r.db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
 		lock, err := dblock.Acquire(ctx, conn, dblock.Options{Key: LockKey, Timeout: r.lockTimeout, Logf: r.logf})
 		if err != nil {
@@ -202,7 +215,7 @@ func (r *Runner) locked(ctx context.Context, fn func(db *gorm.DB) error) error {
 		}
 		work := lock.DB()
 		err = dblock.SetSessionTimeouts(ctx, work, r.ddl)
-		if err == nil {
+		if err == nil && ensure {
 			err = ensureTables(ctx, work)
 		}
 		if err == nil {

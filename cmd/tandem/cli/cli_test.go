@@ -275,3 +275,31 @@ func TestValidateContractScope(t *testing.T) {
 		t.Errorf("validate with every drop declared: %d\n%s%s", r.code, r.out, r.err)
 	}
 }
+
+// TestRefusalsLeaveUnmanagedDatabaseAlone: flag set and instances forget,
+// pointed at a database tandem does not manage (a wrong --dsn, say),
+// refuse with their exit codes and leave it exactly as it was, without
+// tandem's tables.
+func TestRefusalsLeaveUnmanagedDatabaseAlone(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		db.Exec(t, "CREATE TABLE app_data (id INTEGER PRIMARY KEY)")
+		before := dbState(t, db)
+		for _, c := range []struct {
+			args []string
+			code int
+			want string
+		}{
+			{[]string{"flag", "set", "contract-ready", "--release", "2.0"}, 7, "its expand is not applied"},
+			{[]string{"flag", "set", "migrating", "--release", "2.0"}, 7, `release 2.0 cannot go from "pending" to "expanded"`},
+			{[]string{"instances", "forget", "no-such-instance"}, 1, `no such instance: "no-such-instance"`},
+		} {
+			r := shopCLI(context.Background(), append(c.args, "--dsn", db.DSN)...)
+			if r.code != c.code || !strings.Contains(r.err, c.want) {
+				t.Errorf("tandem %v = %d, want %d and %q\nstdout: %s\nstderr: %s", c.args, r.code, c.code, c.want, r.out, r.err)
+			}
+			if after := dbState(t, db); after != before {
+				t.Errorf("tandem %v changed the database:\n%s", c.args, lineDiff(before, after))
+			}
+		}
+	})
+}

@@ -87,13 +87,17 @@ func (r *Runner) Baseline(ctx context.Context, rel versions.Version) error {
 // SetState moves a release to a new state under the runner's lock and
 // journals it; illegal moves are refused with *versions.TransitionError.
 // Operators reach it as `tandem flag set`. A refusal changes nothing: on a
-// database without tandem's tables it does not create them.
+// database without tandem's tables it does not create them. Once the
+// ready-for-contract flag is set it reads the instances again, and sets
+// the flag back (see recheckFlag) when an instance of an older release
+// registered meanwhile.
 func (r *Runner) SetState(ctx context.Context, rel versions.Version, to versions.State) error {
 	rel, err := r.resolve(rel)
 	if err != nil {
 		return err
 	}
-	return r.lockedAsFound(ctx, func(db *gorm.DB) error {
+	set := false // the flag was set by this call
+	err = r.lockedAsFound(ctx, func(db *gorm.DB) error {
 		v, err := r.readView(ctx, db, rel)
 		if err != nil {
 			return err
@@ -117,23 +121,96 @@ func (r *Runner) SetState(ctx context.Context, rel versions.Version, to versions
 		if err := ensureTables(ctx, db); err != nil {
 			return err
 		}
+		if flipBack {
+			return r.flipBack(ctx, db, rel, "by flag set")
+		}
 		if _, known := v.states[rel]; !known && from != versions.StatePending {
 			// A baseline covers the release; record its implicit state first.
 			if err := store.ForceState(ctx, db, rel, from, "implied by baseline"); err != nil {
 				return err
 			}
 		}
-		if flipBack {
-			tables, err := r.tablesOn(ctx, db)
-			if err != nil {
-				return err
-			}
-			if err := r.removeLeftoverEnforcement(ctx, db, rel, tables); err != nil {
-				return err
-			}
+		if err := store.Transition(ctx, db, rel, to, "by flag set"); err != nil {
+			return err
 		}
-		return store.Transition(ctx, db, rel, to, "by flag set")
+		set = to == versions.StateContractReady && from != versions.StateContractReady
+		return nil
 	})
+	if err != nil || !set {
+		return err
+	}
+	return r.recheckFlag(ctx, rel)
+}
+
+// flipBack moves rel from contract-ready back to expanded, once
+// flipBackBlockers allowed it: it drops the coverage enforcement a killed
+// contract left, so that the older release's writers let back in are not
+// refused, and journals the move with detail.
+func (r *Runner) flipBack(ctx context.Context, db *gorm.DB, rel versions.Version, detail string) error {
+	tables, err := r.tablesOn(ctx, db)
+	if err != nil {
+		return err
+	}
+	if err := r.removeLeftoverEnforcement(ctx, db, rel, tables); err != nil {
+		return err
+	}
+	return store.Transition(ctx, db, rel, versions.StateExpanded, detail)
+}
+
+// recheckFlag closes the race between setting the flag of rel and the
+// start of an instance of an older release: such an instance may pass the
+// start-up guard before the flag is set and register only after
+// flagBlockers read the instances. Once the flag has committed (on SQLite,
+// when the lock's transaction ends), recheckFlag reads the instances
+// again; if such an instance is live, it sets the flag back to migrating
+// and returns a *FlagRefusal naming it. The compat plugin reads the states
+// again after it registers, so of an instance and a flag set that overlap,
+// at least one sees the other and backs off.
+func (r *Runner) recheckFlag(ctx context.Context, rel versions.Version) error {
+	insts, err := store.Instances(ctx, r.db.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("migrations: the flag of %s was set; read the instances again: %w", rel, err)
+	}
+	now := store.Now()
+	ref := &FlagRefusal{Release: rel}
+	var ids []string
+	for _, in := range insts {
+		if in.Live(now) && in.ReleaseStamp < rel.Stamp() {
+			ref.Instances = append(ref.Instances, in)
+			ref.Reasons = append(ref.Reasons, olderInstanceReason(in, now))
+			ids = append(ids, in.ID)
+		}
+	}
+	if len(ref.Instances) == 0 {
+		return nil
+	}
+	late := fmt.Sprintf("instance(s) %s of an older release registered while the flag was being set", strings.Join(ids, ", "))
+	var notBack string
+	err = r.locked(ctx, func(db *gorm.DB) error {
+		v, err := r.readView(ctx, db, rel)
+		if err != nil {
+			return err
+		}
+		if st := v.state(rel); st != versions.StateContractReady {
+			notBack = fmt.Sprintf("release %s is now %s", rel, st)
+			return nil
+		}
+		if err := v.flipBackBlockers(rel); err != nil {
+			notBack = firstLine(strings.TrimPrefix(err.Error(), "migrations: "))
+			return nil
+		}
+		return r.flipBack(ctx, db, rel, "set back by flag set: "+late)
+	})
+	if err != nil {
+		return fmt.Errorf("migrations: the flag of %s was set, but %s, and setting it back failed: %w\nhint: run 'tandem flag set --release %s migrating'", rel, late, err, rel)
+	}
+	if notBack != "" {
+		ref.Reasons = append(ref.Reasons, fmt.Sprintf("the flag was set, but %s; it was not set back: %s", late, notBack))
+		return ref
+	}
+	ref.SetBack = true
+	ref.Reasons = append(ref.Reasons, fmt.Sprintf("the flag was set, but %s; it was set back to migrating", late))
+	return ref
 }
 
 // flipBackBlockers refuses the flip back of rel to L(m) once the older
@@ -311,6 +388,9 @@ type FlagRefusal struct {
 	Release   versions.Version
 	Reasons   []string
 	Instances []store.Instance // live instances of older releases
+	// SetBack: the flag was set, and set back to migrating because the
+	// Instances registered while it was being set.
+	SetBack bool
 }
 
 // Error implements error.
@@ -344,14 +424,20 @@ func (r *Runner) flagBlockers(ctx context.Context, db *gorm.DB, v *view, rel ver
 	for _, in := range insts {
 		if in.Live(now) && in.ReleaseStamp < rel.Stamp() {
 			ref.Instances = append(ref.Instances, in)
-			ref.Reasons = append(ref.Reasons, fmt.Sprintf("instance %s (pid %d on %s) still runs release %s, last heartbeat %s ago; stop it, or if it is dead run 'tandem instances forget %s'",
-				in.ID, in.PID, in.Host, in.Release, now.Sub(in.HeartbeatAt).Round(time.Second), in.ID))
+			ref.Reasons = append(ref.Reasons, olderInstanceReason(in, now))
 		}
 	}
 	if len(ref.Reasons) > 0 {
 		return ref
 	}
 	return nil
+}
+
+// olderInstanceReason is the reason a live instance of an older release
+// gives to refuse the flag.
+func olderInstanceReason(in store.Instance, now time.Time) string {
+	return fmt.Sprintf("instance %s (pid %d on %s) still runs release %s, last heartbeat %s ago; stop it, or if it is dead run 'tandem instances forget %s'",
+		in.ID, in.PID, in.Host, in.Release, now.Sub(in.HeartbeatAt).Round(time.Second), in.ID)
 }
 
 // Instances lists the registered instances; live reports, for each, whether

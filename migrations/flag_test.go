@@ -5,10 +5,15 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/tandemdb/tandem/internal/dbtest"
 	"github.com/tandemdb/tandem/internal/dialect"
+	"github.com/tandemdb/tandem/internal/store"
 	"github.com/tandemdb/tandem/migrations"
 	"github.com/tandemdb/tandem/versions"
 )
@@ -136,6 +141,65 @@ func TestRefusalsLeaveUnmanagedDatabaseAlone(t *testing.T) {
 				}
 				wantEqual(t, "database after the refusal", snapshot(t, db), before)
 			})
+		}
+	})
+}
+
+// TestFlagSetBackWhenOlderInstanceRegistersMeanwhile: a 1.0 instance that
+// passed the start-up guard before the flag was set registers while the
+// flag is being set, after the refusal's checks read the instances (here:
+// in the transaction that writes the new state). Once the flag has
+// committed, flag set reads the instances again, sets the flag back to
+// migrating with a journal entry saying why, and refuses (exit code 7)
+// naming the instance.
+func TestFlagSetBackWhenOlderInstanceRegistersMeanwhile(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := t.Context()
+		expandPeople(t, db, peopleFiles)
+		g := db.Open(t)
+		var once sync.Once
+		err := g.Callback().Create().After("gorm:create").Register("test:late_instance", func(tx *gorm.DB) {
+			if row, ok := tx.Statement.Dest.(*store.Release); !ok || row.State != string(versions.StateContractReady) {
+				return
+			}
+			once.Do(func() {
+				now := store.Now()
+				in := &store.Instance{ID: "late-1.0", Host: "test-host", PID: 4242, Release: "1.0", ReleaseStamp: rel10.Stamp(),
+					StartedAt: now, HeartbeatAt: now, ExpiresAt: now.Add(time.Hour), SeenState: string(versions.StateContracted), Mode: versions.StateContracted.Mode()}
+				// On the statement's connection: on SQLite the runner's
+				// lock is an exclusive transaction.
+				same := g.Session(&gorm.Session{NewDB: true, Context: ctx})
+				same.Statement.ConnPool = tx.Statement.ConnPool
+				if err := store.SaveInstance(ctx, same, in); err != nil {
+					_ = tx.AddError(err)
+				}
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRunner(t, g, peopleFiles)
+		err = r.SetState(ctx, rel20, versions.StateContractReady)
+		ref := asError[*migrations.FlagRefusal](t, err)
+		wantEqual(t, "exit code", migrations.ExitCode(err), migrations.ExitBlocked)
+		wantEqual(t, "set back", ref.SetBack, true)
+		if len(ref.Instances) != 1 || ref.Instances[0].ID != "late-1.0" {
+			t.Errorf("instances named: %+v", ref.Instances)
+		}
+		for _, want := range []string{"instance late-1.0 (pid 4242 on test-host) still runs release 1.0", "registered while the flag was being set; it was set back to migrating"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("refusal does not say %q:\n%v", want, err)
+			}
+		}
+		wantEqual(t, "2.0 after the refusal", states(t, db.Gorm)["2.0"], "expanded")
+		var back []string
+		for _, e := range journal(t, db.Gorm, "state") {
+			if e.Release == "2.0" && strings.Contains(e.Detail, "set back by flag set") && strings.Contains(e.Detail, "late-1.0") {
+				back = append(back, e.Detail)
+			}
+		}
+		if len(back) != 1 {
+			t.Errorf("journaled set-backs: %q", back)
 		}
 	})
 }

@@ -15,33 +15,6 @@ import (
 	"github.com/tandemdb/tandem/versions"
 )
 
-// beforeCreate runs before gorm:create for stamped models: the downgrade
-// converter in L(m), hiding deprecated columns in L(c), and the stamp.
-func (p *Plugin) beforeCreate(db *gorm.DB) {
-	snap := p.snap.Load()
-	pl := p.planFor(db, snap)
-	if pl == nil || db.Error != nil {
-		return
-	}
-	st := p.begin(db, pl, snap)
-	stmt := db.Statement
-	if hidden, cols := pl.hiddenIn(st.snap.mode); len(cols) > 0 {
-		if err := firstErr(pl.checkNames(hidden, stmt.Selects, "Select"), pl.checkNames(hidden, stmt.Omits, "Omit"), pl.checkMap(hidden, stmt.Dest, "Create")); err != nil {
-			_ = db.AddError(err)
-			return
-		}
-		stmt.Omits = append(append([]string(nil), stmt.Omits...), cols...)
-	}
-	if st.snap.mode == ModeDual && pl.changes && pl.spec.Downgrades {
-		if err := pl.eachModel(stmt.ReflectValue, downgrade); err != nil {
-			_ = db.AddError(fmt.Errorf("compat: downgrade %s: %w", pl.spec.Model, err))
-			return
-		}
-	}
-	stampColumn(stmt, st.snap.stamp)
-	stampUpsert(stmt, st.snap.stamp)
-}
-
 // afterWrite puts the statement back after a create.
 func (p *Plugin) afterWrite(db *gorm.DB) { end(db) }
 
@@ -223,6 +196,12 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 // case or take the qualifier, would write it next to the converted one).
 func qualifiedMapKey(stmt *gorm.Statement, pl *modelPlan) error {
 	m, _ := updateMap(stmt)
+	return pl.qualifiedKey(m)
+}
+
+// qualifiedKey is qualifiedMapKey for one map of values (an update's or a
+// Create's).
+func (pl *modelPlan) qualifiedKey(m map[string]any) error {
 	for k := range m {
 		if _, exact := pl.trans[k]; exact {
 			continue
@@ -532,28 +511,6 @@ func isStampName(stmt *gorm.Statement, name string) bool {
 	}
 	f := stmt.Schema.LookUpField(name)
 	return f != nil && f.DBName == model.StampColumn
-}
-
-// stampUpsert adds obj_version to the update part of an ON CONFLICT clause
-// that names its columns; UpdateAll already covers it.
-func stampUpsert(stmt *gorm.Statement, v int64) {
-	c, ok := stmt.Clauses["ON CONFLICT"]
-	if !ok {
-		return
-	}
-	oc, ok := c.Expression.(clause.OnConflict)
-	if !ok || oc.DoNothing || oc.UpdateAll || len(oc.DoUpdates) == 0 {
-		return
-	}
-	set := make(clause.Set, 0, len(oc.DoUpdates)+1)
-	for _, a := range oc.DoUpdates {
-		if a.Column.Name != model.StampColumn {
-			set = append(set, a)
-		}
-	}
-	oc.DoUpdates = append(set, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: v})
-	c.Expression = oc
-	stmt.Clauses["ON CONFLICT"] = c
 }
 
 func firstErr(errs ...error) error {

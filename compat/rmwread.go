@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,27 +17,48 @@ import (
 )
 
 // rowRead is the SELECT a read-modify-write in L(m) reads its row with:
-// every column of the model but those deprecated before the release, by
-// primary key, locked on PostgreSQL and MySQL. It is built once per plan
-// and sent on the statement's connection as it is, where a GORM query
-// would build it, run its callbacks and scan through its statement every
-// time: a second statement per update is what the dual write costs, and
-// this keeps it to the database's share.
+// every column of the model but those deprecated before the release, from
+// the statement's table, by primary key, locked on PostgreSQL and MySQL.
+// It is built once per plan and table and sent on the statement's
+// connection as it is, where a GORM query would build it, run its
+// callbacks and scan through its statement every time: a second statement
+// per update is what the dual write costs, and this keeps it to the
+// database's share.
 type rowRead struct {
 	sql    string
 	fields []*schema.Field // the model's fields of the columns, in order
 }
 
-// rowReads caches a plan's rowRead.
-type rowReads struct{ p atomic.Pointer[rowRead] }
+// rowReads caches a plan's rowReads: the one of the model's own table,
+// which nearly every update reads, where a load finds it, and those of
+// other tables (db.Table("customers_eu")) by table.
+type rowReads struct {
+	p     atomic.Pointer[rowRead]
+	other sync.Map // table (name or expression) -> *rowRead
+}
 
-// rowRead returns the plan's read of one row in L(m) for the dialect d.
-// A plugin serves one database, so the dialect of a plan does not change.
+// rowRead returns the plan's read of one row in L(m) for the dialect d
+// from the statement's table, or nil when that table is an expression with
+// values of its own (db.Table("(?) AS c", subquery)), which the read
+// cannot be built once for. A plugin serves one database, so the dialect
+// of a plan does not change.
 func (pl *modelPlan) rowRead(stmt *gorm.Statement, d dialect.Name) *rowRead {
-	if r := pl.reads.p.Load(); r != nil {
-		return r
-	}
 	s := pl.spec.Schema()
+	table := stmt.Table
+	if stmt.TableExpr != nil {
+		if len(stmt.TableExpr.Vars) > 0 {
+			return nil
+		}
+		table = stmt.TableExpr.SQL
+	}
+	own := stmt.TableExpr == nil && table == s.Table
+	if own {
+		if r := pl.reads.p.Load(); r != nil {
+			return r
+		}
+	} else if r, ok := pl.reads.other.Load(table); ok {
+		return r.(*rowRead)
+	}
 	r := &rowRead{}
 	var b strings.Builder
 	b.WriteString("SELECT ")
@@ -52,7 +74,11 @@ func (pl *modelPlan) rowRead(stmt *gorm.Statement, d dialect.Name) *rowRead {
 		r.fields = append(r.fields, f)
 	}
 	b.WriteString(" FROM ")
-	stmt.QuoteTo(&b, clause.Table{Name: s.Table})
+	if stmt.TableExpr != nil {
+		b.WriteString(table) // as GORM writes it: quoted by Table, or an expression
+	} else {
+		stmt.QuoteTo(&b, clause.Table{Name: table})
+	}
 	b.WriteString(" WHERE ")
 	for i, f := range s.PrimaryFields {
 		if i > 0 {
@@ -66,7 +92,11 @@ func (pl *modelPlan) rowRead(stmt *gorm.Statement, d dialect.Name) *rowRead {
 		b.WriteString(" FOR UPDATE")
 	}
 	r.sql = dialect.Placeholders(d, b.String())
-	pl.reads.p.Store(r)
+	if own {
+		pl.reads.p.Store(r)
+	} else {
+		pl.reads.other.Store(table, r)
+	}
 	return r
 }
 
@@ -78,10 +108,12 @@ func locksRead(d dialect.Name) bool { return d == dialect.Postgres || d == diale
 
 // leanRead reports whether a read-modify-write may read its row with the
 // plan's rowRead rather than a GORM query: in L(m), for a model without an
-// AfterFind hook (which a GORM query would call on the row read), and not
-// in a dry run (where the GORM query sends nothing).
+// AfterFind hook (which a GORM query would call on the row read), not in a
+// dry run (where the GORM query sends nothing), and from a table the read
+// can be built once for (see rowRead).
 func leanRead(pl *modelPlan, st *stmtState) bool {
-	return st.snap.mode == ModeDual && !pl.spec.Schema().AfterFind && !st.stmt.DryRun
+	return st.snap.mode == ModeDual && !pl.spec.Schema().AfterFind && !st.stmt.DryRun &&
+		(st.stmt.TableExpr == nil || len(st.stmt.TableExpr.Vars) == 0)
 }
 
 // readRow reads the row of key (its values in the order of the schema's

@@ -127,6 +127,7 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 		// In L(c) the GORM query hides the deprecated columns and
 		// upgrades an older row from them (upgradeHidden).
 		q := db.Session(&gorm.Session{NewDB: true}).Where(key).Limit(1)
+		onTableOf(q, stmt)
 		if locksRead(dialect.Of(db)) {
 			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 		}
@@ -186,6 +187,13 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 		out = append(out, clause.Assignment{Column: clause.Column{Name: model.StampColumn}, Value: st.snap.stamp})
 	}
 	st.putClause("SET", out)
+}
+
+// onTableOf makes q, a chain of the plugin's own (past its first method,
+// so that it owns its statement), run on the table of stmt as the caller
+// named it (db.Table), and as unscoped as stmt.
+func onTableOf(q *gorm.DB, stmt *gorm.Statement) {
+	q.Statement.Table, q.Statement.TableExpr, q.Statement.Unscoped = stmt.Table, stmt.TableExpr, stmt.Unscoped
 }
 
 // qualifiedMapKey refuses an update map that names a transitional column

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"reflect"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/callbacks"
@@ -41,8 +42,8 @@ func (p *Plugin) fastWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 	if w, ok := stmt.Clauses["WHERE"]; ok {
 		st.where, st.hadWhere = &w, true
 	}
-	st.origDest = stmt.Dest
 	set := callbacks.ConvertToAssignments(stmt)
+	st.callerSet = set
 	// The compare-and-set covers the transitional values the write takes
 	// from the caller's model, as written or as the converter's input.
 	// Left out, because comparing them would add nothing but length to the
@@ -164,7 +165,11 @@ func casColumn(stmt *gorm.Statement, name string) clause.Column {
 
 // slowAfterConflict runs a partial update again through the slow path
 // after the fast path matched no row: the row changed since the caller
-// loaded it (or does not match the caller's conditions).
+// loaded it (or does not match the caller's conditions). The update runs
+// as the caller's did: on its table, unscoped if it was, with its
+// conditions (and FROM clause), writing the assignments GORM made of its
+// values (so its Select and Omit hold), and without running the hooks a
+// second time.
 func (p *Plugin) slowAfterConflict(db *gorm.DB, st *stmtState) {
 	stmt := db.Statement
 	key, ok := primaryKey(stmt, st.plan)
@@ -178,16 +183,73 @@ func (p *Plugin) slowAfterConflict(db *gorm.DB, st *stmtState) {
 			return
 		}
 	}
-	tx := db.Session(&gorm.Session{NewDB: true}).Model(model.Interface())
+	values := make(map[string]any, len(st.callerSet))
+	for _, a := range st.callerSet {
+		values[a.Column.Name] = a.Value
+	}
+	tx := db.Session(&gorm.Session{NewDB: true, SkipHooks: true}).Model(model.Interface())
+	onTableOf(tx, stmt)
+	if from, ok := stmt.Clauses["FROM"]; ok {
+		tx.Statement.Clauses["FROM"] = from
+	}
+	tx.Statement.Joins = stmt.Joins
 	if st.hadWhere {
 		tx = tx.Clauses(st.where.Expression)
 	}
-	res := tx.Updates(st.origDest)
+	res := tx.Updates(values)
 	if res.Error != nil {
 		_ = db.AddError(res.Error)
 		return
 	}
 	db.RowsAffected = res.RowsAffected
 	// The caller's model gets the row as written.
-	_ = db.Session(&gorm.Session{NewDB: true}).Where(key).Take(stmt.ReflectValue.Addr().Interface()).Error
+	q := db.Session(&gorm.Session{NewDB: true, SkipHooks: true}).Where(key)
+	onTableOf(q, stmt)
+	_ = q.Take(stmt.ReflectValue.Addr().Interface()).Error
+}
+
+// matchedUnchanged reports whether the compare-and-set of a fast update
+// that changed no row matched the row all the same. MySQL (without the
+// clientFoundRows option) reports the rows an UPDATE changes, not those it
+// matches, so an update that writes the values the row holds reports 0,
+// which the fast path would take for a conflict, and write again. There,
+// and only there, a SELECT with the update's conditions tells the two
+// apart; it locks the row (FOR UPDATE) so that it reads the row as the
+// UPDATE did, not a snapshot of the caller's transaction.
+func matchedUnchanged(db *gorm.DB) bool {
+	stmt := db.Statement
+	w, ok := stmt.Clauses["WHERE"]
+	if !ok || dialect.Of(db) != dialect.MySQL || len(stmt.Joins) > 0 {
+		return false
+	}
+	if _, from := stmt.Clauses["FROM"]; from {
+		return false
+	}
+	one := 1
+	q := &gorm.Statement{DB: db, ConnPool: stmt.ConnPool, Context: stmt.Context, Schema: stmt.Schema,
+		Table: stmt.Table, TableExpr: stmt.TableExpr, Clauses: map[string]clause.Clause{"WHERE": w}}
+	q.AddClause(clause.Select{Expression: clause.Expr{SQL: "1"}})
+	q.AddClause(clause.From{})
+	q.AddClause(clause.Limit{Limit: &one})
+	q.AddClause(clause.Locking{Strength: "UPDATE"})
+	q.Build("SELECT", "FROM", "WHERE", "LIMIT", "FOR")
+	t0 := time.Now()
+	found := false
+	err := func() error {
+		rows, err := stmt.ConnPool.QueryContext(stmt.Context, q.SQL.String(), q.Vars...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		found = rows.Next()
+		return rows.Err()
+	}()
+	db.Logger.Trace(stmt.Context, t0, func() (string, int64) {
+		n := int64(0)
+		if found {
+			n = 1
+		}
+		return db.Dialector.Explain(q.SQL.String(), q.Vars...), n
+	}, err)
+	return err == nil && found
 }

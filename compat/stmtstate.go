@@ -34,12 +34,13 @@ type stmtState struct {
 	pool gorm.ConnPool
 
 	// The fast path of a partial update (fastwrite.go): the WHERE clause
-	// and the values as the caller gave them, to run the slow path if the
-	// row changed since the caller loaded it.
-	fast     bool
-	where    *clause.Clause
-	origDest any
-	hadWhere bool
+	// as the caller gave it, and the assignments GORM made of the update's
+	// values (after its Select, Omit and hooks), to run the slow path if
+	// the row changed since the caller loaded it.
+	fast      bool
+	where     *clause.Clause
+	callerSet clause.Set
+	hadWhere  bool
 }
 
 func (p *Plugin) begin(db *gorm.DB, pl *modelPlan, snap *snapshot) *stmtState {

@@ -90,7 +90,11 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 
 // afterUpdate puts the statement back.
 func (p *Plugin) afterUpdate(db *gorm.DB) {
-	if st := current(db); st != nil && st.fast && db.Error == nil && db.RowsAffected == 0 {
+	if st := current(db); st != nil && st.fast && db.Error == nil && db.RowsAffected == 0 && !db.Statement.DryRun {
+		if matchedUnchanged(db) {
+			end(db)
+			return
+		}
 		end(db)
 		p.slowAfterConflict(db, st)
 		return

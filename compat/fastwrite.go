@@ -31,7 +31,7 @@ func (p *Plugin) fastWrite(db *gorm.DB, pl *modelPlan, st *stmtState) bool {
 	if err != nil || stamp == 0 {
 		return false
 	}
-	if !hasPrimaryKey(stmt, pl) {
+	if !hasPrimaryKey(stmt, pl) || !keyBinds(stmt) {
 		return false
 	}
 	s := pl.spec.Schema()

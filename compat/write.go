@@ -114,6 +114,11 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 			ErrUnconvertibleUpdate, pl.spec.Model, p.release))
 		return
 	}
+	if !keyBinds(stmt) {
+		_ = db.AddError(fmt.Errorf("%w: %s is updated in %s by primary key, but the update's conditions have a top-level Or, which GORM joins to the key without parentheses (a OR b AND id = ?), so the update may match other rows than the key's (a mass update); group the conditions (Where(db.Where(a).Or(b))), or load the rows and Save them",
+			ErrUnconvertibleUpdate, pl.spec.Model, p.release))
+		return
+	}
 	if !p.inTransaction(db, st) {
 		return
 	}
@@ -198,6 +203,28 @@ func (p *Plugin) readModifyWrite(db *gorm.DB, pl *modelPlan, st *stmtState) {
 // named it (db.Table), and as unscoped as stmt.
 func onTableOf(q *gorm.DB, stmt *gorm.Statement) {
 	q.Statement.Table, q.Statement.TableExpr, q.Statement.Unscoped = stmt.Table, stmt.TableExpr, stmt.Unscoped
+}
+
+// keyBinds reports whether the model's primary key, which GORM adds to
+// an update's WHERE clause with AND, binds the update to the model's row.
+// It does not when the caller's conditions have a top-level Or: GORM
+// renders Where(a).Or(b) and the key as "a OR b AND id = ?", which matches
+// the rows of a whatever their key.
+func keyBinds(stmt *gorm.Statement) bool {
+	c, ok := stmt.Clauses["WHERE"]
+	if !ok {
+		return true
+	}
+	w, ok := c.Expression.(clause.Where)
+	if !ok {
+		return true
+	}
+	for _, e := range w.Exprs {
+		if or, ok := e.(clause.OrConditions); ok && len(or.Exprs) == 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // qualifiedMapKey refuses an update map that names a transitional column

@@ -29,7 +29,13 @@
 // and upserts through clause.OnConflict (UpdateAll, DoUpdates with columns or
 // with assignments). A Select that leaves obj_version out, or an Omit that
 // names it, does not stop the stamp: the plugin adds the column back, because
-// a row written without its stamp would look older than it is.
+// a row written without its stamp would look older than it is. The exception
+// is the update of an upsert's conflicting row, for a model that adds or
+// deprecates fields in the running release: a DoUpdates that assigns no
+// transitional column leaves the row's stamp alone (the row is not
+// converted), and one that assigns some of them is converted only when it
+// can be (docs/compat.md, Creates and upserts); else it fails with
+// ErrUnconvertibleUpdate.
 //
 // Models without an obj_version column are not touched: the statements GORM
 // builds for them are exactly those it builds without the plugin. The column

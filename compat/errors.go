@@ -15,10 +15,12 @@ var (
 	ErrTooOld = errors.New("compat: this binary is too old for this database")
 	// ErrDeprecatedField: a deprecated column was named while it is hidden.
 	ErrDeprecatedField = errors.New("compat: deprecated field used after the ready-for-contract flag")
-	// ErrUnconvertibleUpdate: a partial update of transitional columns that
-	// the converters cannot follow: no primary key to read the rest of the
-	// row by, a value set by an SQL expression, or a map key that names the
-	// column's table. Its message says which.
+	// ErrUnconvertibleUpdate: a partial write of transitional columns that
+	// the converters cannot follow: an update with no primary key to read
+	// the rest of the row by (or whose conditions reach other rows through
+	// a top-level Or), a value set by an SQL expression, a map key that
+	// names the column's table, or an upsert that assigns only some of them.
+	// Its message says which.
 	ErrUnconvertibleUpdate = errors.New("compat: this update of transitional columns cannot be converted")
 )
 

@@ -123,9 +123,21 @@ func Instances(ctx context.Context, db *gorm.DB) ([]Instance, error) {
 	return rows, nil
 }
 
-// RegisterModel records a model's declaration for a release. A different
-// declaration already recorded for the same release and table is kept, and
-// the conflict is recorded on it; the returned error says so.
+// RegisterModel records a model's declaration for a release. The first
+// declaration of a (release, table) is recorded as it comes. A later one
+// that differs from the recorded declaration, or meets a recorded
+// conflict, is judged by whether an instance of the release is live in
+// tandem_instances (the registering instance is not there yet: the plugin
+// registers its models before its first heartbeat):
+//
+//   - none is: the instances that declared the recorded one have stopped
+//     (a redeploy after the odd build is gone). The new declaration
+//     replaces the row, any recorded conflict is cleared, and the journal
+//     says so.
+//   - one is: a different declaration is refused; the recorded one is kept,
+//     the conflict is recorded on it, and the returned *ConflictError says
+//     so. The same declaration is accepted, and a conflict recorded earlier
+//     stays until no instance of the release is live.
 func RegisterModel(ctx context.Context, db *gorm.DB, m *ModelSpec) error {
 	var conflict *ConflictError
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -136,6 +148,16 @@ func RegisterModel(ctx context.Context, db *gorm.DB, m *ModelSpec) error {
 		}
 		if err != nil {
 			return fmt.Errorf("store: read model registry: %w", err)
+		}
+		if prev.Spec == m.Spec && prev.Conflict == "" {
+			return nil
+		}
+		live, err := liveInstanceOf(ctx, tx, m.Release)
+		if err != nil {
+			return err
+		}
+		if live == "" {
+			return redeclare(ctx, tx, &prev, m)
 		}
 		if prev.Spec == m.Spec {
 			return nil
@@ -158,6 +180,44 @@ func RegisterModel(ctx context.Context, db *gorm.DB, m *ModelSpec) error {
 	return nil
 }
 
+// liveInstanceOf returns the id of a live instance of release rel, or "".
+func liveInstanceOf(ctx context.Context, db *gorm.DB, rel string) (string, error) {
+	insts, err := Instances(ctx, db)
+	if err != nil {
+		return "", err
+	}
+	now := Now()
+	for _, in := range insts {
+		if in.Live(now) && in.Release == rel {
+			return in.ID, nil
+		}
+	}
+	return "", nil
+}
+
+// redeclare replaces the recorded declaration prev by m, clears its
+// conflict, and journals the change.
+func redeclare(ctx context.Context, tx *gorm.DB, prev, m *ModelSpec) error {
+	err := tx.Model(&ModelSpec{}).Where("release_name = ? AND table_name = ?", m.Release, m.Table).Updates(map[string]any{
+		"release_stamp": m.ReleaseStamp, "model": m.Model, "spec": m.Spec, "registered_at": m.RegisteredAt,
+		"instance_id": m.Instance, "conflict": "",
+	}).Error
+	if err != nil {
+		return fmt.Errorf("store: replace the declaration of table %s of release %s: %w", m.Table, m.Release, err)
+	}
+	m.Conflict = ""
+	what := "declaration"
+	if prev.Spec == m.Spec {
+		what = "declaration (unchanged)"
+	}
+	detail := fmt.Sprintf("instance %s recorded the %s of table %s, replacing that of instance %s: no instance of release %s was live", m.Instance, what, m.Table, prev.Instance, m.Release)
+	if prev.Conflict != "" {
+		detail += "; conflict cleared: " + prev.Conflict
+	}
+	rel, _ := versions.Parse(m.Release)
+	return Journal(ctx, tx, "model", rel, detail)
+}
+
 // ConflictError reports two different declarations of one table by
 // instances of the same release.
 type ConflictError struct {
@@ -166,7 +226,7 @@ type ConflictError struct {
 
 // Error implements error.
 func (e *ConflictError) Error() string {
-	return "store: conflicting model declarations: " + e.Detail + "\nhint: every instance of a release must run the same build; redeploy the odd one out"
+	return "store: conflicting model declarations: " + e.Detail + "\nhint: every instance of a release must run the same build; redeploy the odd one out (the registry keeps the first declaration while an instance of the release is live; once none is, the next to start records its own)"
 }
 
 // Models returns the recorded model declarations, ordered by release and table.

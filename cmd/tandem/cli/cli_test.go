@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -299,6 +300,74 @@ func TestRefusalsLeaveUnmanagedDatabaseAlone(t *testing.T) {
 			}
 			if after := dbState(t, db); after != before {
 				t.Errorf("tandem %v changed the database:\n%s", c.args, lineDiff(before, after))
+			}
+		}
+	})
+}
+
+// oddCustomerV2 is a build of 2.0 that declares customers differently from
+// the shop's CustomerV2.
+type oddCustomerV2 struct {
+	ID        uint   `gorm:"primaryKey"`
+	GivenName string `gorm:"size:100" tandem:"added=2.0"`
+	model.Stamp
+}
+
+func (oddCustomerV2) TableName() string { return "customers" }
+
+// TestModelConflictClearsAfterRedeploy: an odd build of 2.0 starts first;
+// the right build fails beside it with *store.ConflictError and tandem
+// status shows the conflict. Once the odd build has stopped, the right
+// build starts, its declaration is recorded, and the conflict is gone
+// from status.
+func TestModelConflictClearsAfterRedeploy(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		c := func(want int, args ...string) result {
+			t.Helper()
+			r := shopCLI(context.Background(), append(args, "--dsn", db.DSN)...)
+			if r.code != want {
+				t.Fatalf("tandem %v = %d, want %d\nstdout: %s\nstderr: %s", args, r.code, want, r.out, r.err)
+			}
+			return r
+		}
+		c(0, "expand", "--release", "2.0")
+		odd := compat.New(shop.V2, compat.WithModels(&oddCustomerV2{}, &shop.ParcelV2{}), compat.WithoutListen())
+		if err := db.Open(t).Use(odd); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = odd.Close() })
+		right := func() (*compat.Plugin, error) {
+			p := compat.New(shop.V2, compat.WithModels(&shop.CustomerV2{}, &shop.ParcelV2{}), compat.WithoutListen())
+			err := db.Open(t).Use(p)
+			if err == nil {
+				t.Cleanup(func() { _ = p.Close() })
+			}
+			return p, err
+		}
+		var ce *store.ConflictError
+		if _, err := right(); !errors.As(err, &ce) {
+			t.Fatalf("the right build beside the odd one: %v", err)
+		}
+		if r := c(0, "status"); !strings.Contains(r.out, "model registry conflict") {
+			t.Errorf("status with both builds:\n%s", r.out)
+		}
+		if err := odd.Close(); err != nil {
+			t.Fatal(err)
+		}
+		p, err := right()
+		if err != nil {
+			t.Fatalf("the right build after the odd one stopped: %v", err)
+		}
+		if r := c(0, "status"); strings.Contains(r.out, "conflict") {
+			t.Errorf("status after the redeploy:\n%s", r.out)
+		}
+		models, err := store.Models(context.Background(), db.Gorm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range models {
+			if m.Table == "customers" && (m.Instance != p.ID() || m.Conflict != "") {
+				t.Errorf("customers recorded after the redeploy: %+v", m)
 			}
 		}
 	})

@@ -149,3 +149,47 @@ func TestStartRechecksAfterRegistering(t *testing.T) {
 		}
 	})
 }
+
+// TestSimultaneousOddBuildIsRefused: a build of 2.0 that declares
+// customers differently starts while another 2.0 instance is between
+// recording its models and its first heartbeat: it sees no live instance
+// of 2.0 and replaces the record. The first instance records its models
+// again once registered, so the conflict is recorded and it is refused.
+func TestSimultaneousOddBuildIsRefused(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		v2ExpandedOverV1(t, db)
+		g := db.Open(t)
+		var once sync.Once
+		var odd *compat.Plugin
+		must(t, g.Callback().Create().Before("gorm:begin_transaction").Register("test:odd_build", func(tx *gorm.DB) {
+			if tx.Statement.Table == store.InstancesTable {
+				once.Do(func() {
+					odd = compat.New(v2, compat.WithModels(&CustomerV2Odd{}), compat.WithoutListen())
+					must(t, db.Open(t).Use(odd))
+					t.Cleanup(func() { _ = odd.Close() })
+				})
+			}
+		}))
+		p := compat.New(v2, compat.WithModels(&CustomerV2{}), compat.WithoutListen())
+		err := g.Use(p)
+		var ce *store.ConflictError
+		if !errors.As(err, &ce) {
+			_ = p.Close()
+			t.Fatalf("2.0 whose record an odd build replaced during its start: %v, want *store.ConflictError", err)
+		}
+		models, err := store.Models(context.Background(), db.Gorm)
+		must(t, err)
+		var conflict string
+		for _, m := range models {
+			if m.Release == v2.String() && m.Table == "customers" {
+				conflict = m.Conflict
+			}
+		}
+		if conflict == "" {
+			t.Errorf("no conflict recorded for 2.0's customers: %+v", models)
+		}
+		if n := liveInstances(t, db, v2); n != 1 {
+			t.Errorf("%d live instance(s) of 2.0, want 1 (the odd build; the refused one removed its row)", n)
+		}
+	})
+}

@@ -150,7 +150,16 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 // would see no instance, and this binary would start in a state that
 // forbids it (a release above it contract-ready) or with a stale mode. Now
 // either the flag set sees the instance, or this read sees the flag.
+//
+// The models are recorded again for the same reason: an instance of the
+// same release whose declaration differs, started at the same moment, may
+// have found no live instance of the release and replaced this one's
+// record; now that this instance is live, the conflict is recorded and
+// refused instead.
 func (p *Plugin) recheck(ctx context.Context, before map[versions.Version]versions.State) error {
+	if err := p.registerModels(ctx); err != nil {
+		return fmt.Errorf("compat: register models: %w", err)
+	}
 	states, err := readStates(ctx, p.db)
 	if err != nil {
 		return fmt.Errorf("compat: read the release states: %w", err)

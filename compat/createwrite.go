@@ -278,6 +278,9 @@ func onConflict(stmt *gorm.Statement) (clause.OnConflict, bool) {
 //     with ErrUnconvertibleUpdate.
 func (pl *modelPlan) stampUpsert(stmt *gorm.Statement, st *stmtState) error {
 	oc, ok := onConflict(stmt)
+	if ok && oc.UpdateAll && pl.changes {
+		return pl.checkPartialUpdateAll(stmt, st)
+	}
 	if !ok || oc.DoNothing || oc.UpdateAll || len(oc.DoUpdates) == 0 {
 		return nil
 	}
@@ -342,6 +345,77 @@ func (pl *modelPlan) stampUpsert(stmt *gorm.Statement, st *stmtState) error {
 	oc.DoUpdates = append(set, stampSet)
 	stmt.AddClause(oc)
 	return nil
+}
+
+// checkPartialUpdateAll holds UpdateAll to the rule of DoUpdates when the
+// Create inserts only some of the model's columns (a map, or a Select or
+// Omit): GORM's UpdateAll then assigns only those, the stamp among them,
+// so the existing row would be stamped with transitional columns the
+// converters never saw. It passes when every added column is inserted
+// (and, in L(m), the model implements model.DowngradeFromAdded, so that
+// the deprecated columns the Create computed hold for the row); else it
+// fails with ErrUnconvertibleUpdate.
+func (pl *modelPlan) checkPartialUpdateAll(stmt *gorm.Statement, st *stmtState) error {
+	cols := pl.insertedColumns(stmt)
+	if cols == nil {
+		return nil
+	}
+	var missing []string
+	for _, col := range pl.transCols {
+		if t := pl.trans[col]; t.Added == pl.release && !cols[col] {
+			missing = append(missing, t.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: the ON CONFLICT UpdateAll of %s assigns only the columns the Create inserts, which leave out %s: the existing row would be stamped %s with its transitional columns unconverted; create whole models, or name the columns to update with clause.AssignmentColumns (an update of other columns leaves the row's stamp alone)",
+			ErrUnconvertibleUpdate, pl.spec.Model, strings.Join(missing, ", "), pl.release)
+	}
+	if st.snap.mode == ModeDual && pl.spec.Downgrades && !pl.spec.DowngradesFromAdded {
+		return fmt.Errorf("%w: the ON CONFLICT UpdateAll of %s assigns only the columns the Create inserts, and %s does not implement model.DowngradeFromAdded, so the deprecated columns computed from them may not hold for the existing row; create whole models, or implement model.DowngradeFromAdded if TandemDowngrade reads only the added fields",
+			ErrUnconvertibleUpdate, pl.spec.Model, pl.spec.Model)
+	}
+	return nil
+}
+
+// insertedColumns returns the columns a Create inserts when they are not
+// all of the model's: the keys every map holds, or the columns a Select or
+// Omit leaves in. It returns nil when the Create inserts whole models.
+func (pl *modelPlan) insertedColumns(stmt *gorm.Statement) map[string]bool {
+	s := pl.spec.Schema()
+	var maps []map[string]any
+	switch d := stmt.Dest.(type) {
+	case map[string]any:
+		maps = []map[string]any{d}
+	case *map[string]any:
+		maps = []map[string]any{*d}
+	case []map[string]any:
+		maps = d
+	case *[]map[string]any:
+		maps = *d
+	}
+	if maps != nil {
+		count := map[string]int{}
+		for _, m := range maps {
+			for k := range m {
+				count[upsertColumn(s, k)]++
+			}
+		}
+		cols := make(map[string]bool, len(count))
+		for c, n := range count {
+			cols[c] = n == len(maps)
+		}
+		return cols
+	}
+	if len(stmt.Selects) == 0 && len(stmt.Omits) == 0 {
+		return nil
+	}
+	sel, restricted := stmt.SelectAndOmitColumns(true, false)
+	cols := make(map[string]bool, len(s.DBNames))
+	for _, c := range s.DBNames {
+		v, named := sel[c]
+		cols[c] = (named && v) || (!named && !restricted)
+	}
+	return cols
 }
 
 // upsertColumn returns the column an ON CONFLICT assignment names (a

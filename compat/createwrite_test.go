@@ -264,6 +264,32 @@ func TestUpsertUpdateAll(t *testing.T) {
 	})
 }
 
+// TestUpsertUpdateAllOfPartialCreate: UpdateAll assigns only the columns
+// the Create inserts, so a map or a Select that leaves added columns out
+// would stamp the existing 1.0 row 2.0 unconverted: refused, the row as it
+// was. A map with every added column of a model whose downgrade reads only
+// those converts the row.
+func TestUpsertUpdateAllOfPartialCreate(t *testing.T) {
+	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+		old, cur, _, ids := dualWithThree(t, db)
+		upsert := func() *gorm.DB { return cur.Clauses(clause.OnConflict{UpdateAll: true}) }
+		for what, err := range map[string]error{
+			"map without added columns": upsert().Model(&CustomerV2{}).Create(map[string]any{"id": ids[0], "email": "ada@new.org"}).Error,
+			"map with one added column": upsert().Model(&CustomerV2{}).Create(map[string]any{"id": ids[0], "given_name": "Augusta"}).Error,
+			"Select of other columns":   upsert().Select("ID", "Email").Create(&CustomerV2{ID: ids[0], Email: "ada@new.org"}).Error,
+			"map, downgrade reads more": upsert().Model(&CustomerV2{}).Create(map[string]any{"id": ids[0], "given_name": "Augusta", "family_name": "King"}).Error,
+		} {
+			if !errors.Is(err, compat.ErrUnconvertibleUpdate) {
+				t.Errorf("UpdateAll upsert, %s: %v, want ErrUnconvertibleUpdate", what, err)
+			}
+			wantRow(t, db, "after the refused upsert ("+what+")", ids[0], "Ada Lovelace", "<nil>", "<nil>", v1.Stamp())
+		}
+		must(t, upsert().Model(&directCustomer{}).Create(map[string]any{"id": ids[0], "given_name": "Augusta", "family_name": "King", "email": "ada@example.com"}).Error)
+		wantRow(t, db, "UpdateAll upsert of a map with every added column", ids[0], "Augusta King", "Augusta", "King", v2.Stamp())
+		wantEqual(t, "1.0 reads", nameForV1(t, old, ids[0]), "Augusta King")
+	})
+}
+
 // TestUpsertInContract: in L(c) an upsert whose update names the
 // deprecated column fails with *DeprecatedFieldError before any SQL; one
 // that assigns every added column from the inserted values is stamped

@@ -189,7 +189,7 @@ func countingReads(t *testing.T, db *dbtest.DB) (*gorm.DB, *compat.Plugin, func(
 	// The plugin reads a row for a partial update on the statement's
 	// connection, past GORM's query callbacks; what every read reaches is
 	// the logger.
-	reads := &readCounter{Interface: logger.Discard}
+	reads := &sqlCounter{Interface: logger.Discard, re: customersRead}
 	cur.Logger = reads
 	p2 := compat.New(v2, compat.WithModels(&directCustomer{}), compat.WithPollInterval(50*time.Millisecond))
 	must(t, cur.Use(p2))
@@ -202,22 +202,27 @@ func countingReads(t *testing.T, db *dbtest.DB) (*gorm.DB, *compat.Plugin, func(
 	}
 }
 
-// readCounter is a GORM logger that counts the SELECTs from the customers
-// table.
-type readCounter struct {
+// sqlCounter is a GORM logger that counts the statements matching re.
+type sqlCounter struct {
 	logger.Interface
-	n atomic.Int64
+	re *regexp.Regexp
+	n  atomic.Int64
 }
 
-func (c *readCounter) LogMode(logger.LogLevel) logger.Interface { return c }
+func (c *sqlCounter) LogMode(logger.LogLevel) logger.Interface { return c }
 
-var customersRead = regexp.MustCompile("^SELECT .* FROM [`\"]customers[`\"]")
-
-func (c *readCounter) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	if sql, _ := fc(); customersRead.MatchString(sql) {
+func (c *sqlCounter) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if sql, _ := fc(); c.re.MatchString(sql) {
 		c.n.Add(1)
 	}
 }
+
+// customersRead and customersUpdate match the SELECTs from and the UPDATEs
+// of the customers table.
+var (
+	customersRead   = regexp.MustCompile("^SELECT .* FROM [`\"]customers[`\"]")
+	customersUpdate = regexp.MustCompile("^UPDATE [`\"]customers[`\"]")
+)
 
 // wantEqual fails the test unless got equals want.
 func wantEqual[T comparable](t *testing.T, what string, got, want T) {

@@ -1,8 +1,6 @@
 package compat_test
 
 import (
-	"context"
-	"regexp"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,30 +21,13 @@ var beforeUpdates, afterUpdates atomic.Int64
 func (*updateHookCustomer) BeforeUpdate(*gorm.DB) error { beforeUpdates.Add(1); return nil }
 func (*updateHookCustomer) AfterUpdate(*gorm.DB) error  { afterUpdates.Add(1); return nil }
 
-// updateCounter is a GORM logger that counts the UPDATEs of the customers
-// table.
-type updateCounter struct {
-	logger.Interface
-	n atomic.Int64
-}
-
-func (c *updateCounter) LogMode(logger.LogLevel) logger.Interface { return c }
-
-var customersUpdate = regexp.MustCompile("^UPDATE [`\"]customers[`\"]")
-
-func (c *updateCounter) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	if sql, _ := fc(); customersUpdate.MatchString(sql) {
-		c.n.Add(1)
-	}
-}
-
 // countingUpdates is dualWithThree with a 2.0 instance whose logger counts
 // the UPDATEs of customers.
 func countingUpdates(t *testing.T, db *dbtest.DB) (old, cur *gorm.DB, ids []uint, updates *atomic.Int64) {
 	t.Helper()
 	old, ids = expandedWithThree(t, db)
 	cur = db.Open(t)
-	counter := &updateCounter{Interface: logger.Discard}
+	counter := &sqlCounter{Interface: logger.Discard, re: customersUpdate}
 	cur.Logger = counter
 	p2 := compat.New(v2, compat.WithModels(&CustomerV2{}), compat.WithPollInterval(50*time.Millisecond))
 	must(t, cur.Use(p2))

@@ -230,36 +230,12 @@ func firstWord(s string) string {
 
 func (pl *modelPlan) checkExprs(hidden map[string]model.Field, exprs []clause.Expression) error {
 	for _, e := range exprs {
-		var col any
-		switch x := e.(type) {
-		case clause.Eq:
-			col = x.Column
-		case clause.Neq:
-			col = x.Column
-		case clause.Gt:
-			col = x.Column
-		case clause.Gte:
-			col = x.Column
-		case clause.Lt:
-			col = x.Column
-		case clause.Lte:
-			col = x.Column
-		case clause.Like:
-			col = x.Column
-		case clause.IN:
-			col = x.Column
-		case clause.AndConditions:
-			if err := pl.checkExprs(hidden, x.Exprs); err != nil {
+		col, _, group := condParts(e)
+		if group != nil {
+			if err := pl.checkExprs(hidden, group); err != nil {
 				return err
 			}
-		case clause.OrConditions:
-			if err := pl.checkExprs(hidden, x.Exprs); err != nil {
-				return err
-			}
-		case clause.NotConditions:
-			if err := pl.checkExprs(hidden, x.Exprs); err != nil {
-				return err
-			}
+			continue
 		}
 		var name string
 		switch c := col.(type) {
@@ -275,6 +251,43 @@ func (pl *modelPlan) checkExprs(hidden map[string]model.Field, exprs []clause.Ex
 		}
 	}
 	return nil
+}
+
+// condParts splits a condition into what the checks look at: the column it
+// compares (a clause.Column or a name; nil for SQL text), the values it
+// carries, and, for AND, OR and NOT groups, the conditions it groups.
+func condParts(e clause.Expression) (col any, vals []any, group []clause.Expression) {
+	switch x := e.(type) {
+	case clause.Eq:
+		return x.Column, []any{x.Value}, nil
+	case clause.Neq:
+		return x.Column, []any{x.Value}, nil
+	case clause.Gt:
+		return x.Column, []any{x.Value}, nil
+	case clause.Gte:
+		return x.Column, []any{x.Value}, nil
+	case clause.Lt:
+		return x.Column, []any{x.Value}, nil
+	case clause.Lte:
+		return x.Column, []any{x.Value}, nil
+	case clause.Like:
+		return x.Column, []any{x.Value}, nil
+	case clause.IN:
+		return x.Column, x.Values, nil
+	case clause.Expr:
+		return nil, x.Vars, nil
+	case *clause.Expr:
+		return nil, x.Vars, nil
+	case clause.NamedExpr:
+		return nil, x.Vars, nil
+	case clause.AndConditions:
+		return nil, nil, x.Exprs
+	case clause.OrConditions:
+		return nil, nil, x.Exprs
+	case clause.NotConditions:
+		return nil, nil, x.Exprs
+	}
+	return nil, nil, nil
 }
 
 // eachModel calls fn with an addressable value of each model in v (a

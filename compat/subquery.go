@@ -94,40 +94,9 @@ func (p *Plugin) checkSubquery(sub *gorm.DB, snap *snapshot, depth int) error {
 // whether it went through all of them.
 func eachVar(exprs []clause.Expression, fn func(any) bool) bool {
 	for _, e := range exprs {
-		var vals []any
-		switch x := e.(type) {
-		case clause.Expr:
-			vals = x.Vars
-		case *clause.Expr:
-			vals = x.Vars
-		case clause.NamedExpr:
-			vals = x.Vars
-		case clause.IN:
-			vals = x.Values
-		case clause.Eq:
-			vals = []any{x.Value}
-		case clause.Neq:
-			vals = []any{x.Value}
-		case clause.Gt:
-			vals = []any{x.Value}
-		case clause.Gte:
-			vals = []any{x.Value}
-		case clause.Lt:
-			vals = []any{x.Value}
-		case clause.Lte:
-			vals = []any{x.Value}
-		case clause.AndConditions:
-			if !eachVar(x.Exprs, fn) {
-				return false
-			}
-		case clause.OrConditions:
-			if !eachVar(x.Exprs, fn) {
-				return false
-			}
-		case clause.NotConditions:
-			if !eachVar(x.Exprs, fn) {
-				return false
-			}
+		_, vals, group := condParts(e)
+		if group != nil && !eachVar(group, fn) {
+			return false
 		}
 		for _, v := range vals {
 			if !fn(v) {

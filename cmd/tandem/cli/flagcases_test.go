@@ -283,15 +283,6 @@ func TestContractWaitsForAck(t *testing.T) {
 	})
 }
 
-// flagCustomerV2Odd declares customers differently in 2.0.
-type flagCustomerV2Odd struct {
-	ID        uint   `gorm:"primaryKey"`
-	GivenName string `gorm:"size:100" tandem:"added=2.0"`
-	model.Stamp
-}
-
-func (flagCustomerV2Odd) TableName() string { return "customers" }
-
 // TestStatusShowsModelConflict: two instances of 2.0 with different
 // declarations: the second fails, and tandem status shows the conflict.
 func TestStatusShowsModelConflict(t *testing.T) {
@@ -304,7 +295,7 @@ func TestStatusShowsModelConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Close() })
-	odd := compat.New(versions.MustParse("2.0"), compat.WithModels(&flagCustomerV2Odd{}), compat.WithoutListen())
+	odd := compat.New(versions.MustParse("2.0"), compat.WithModels(&oddCustomerV2{}), compat.WithoutListen())
 	err := db.Open(t).Use(odd)
 	var ce *store.ConflictError
 	if !errors.As(err, &ce) {

@@ -757,25 +757,42 @@ func TestBackfillAuto(t *testing.T) {
 // the database, the backfill neither pauses nor waits on any dialect, even
 // where it ends more transactions a second itself (60 batches) than make
 // other sessions busy.
+//
+// The governors count the whole server's transactions, and the other
+// packages' tests share the servers while go test runs packages side by
+// side. A run whose log says other sessions were busy is therefore tried
+// again, up to three times, in a new database; a backfill that counts its
+// own transactions as other sessions' fails all three.
 func TestBackfillAutoAlone(t *testing.T) {
 	dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
-		expandPeople(t, db, peopleFiles)
-		seedPeople(t, db, 1, 1500, st10)
-		logged, said, lines := logLines()
-		r := newRunner(t, db.Gorm, peopleFiles, migrations.WithModels(&PersonV2{}), migrations.WithLogf(logged),
-			migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 10, TargetBatch: time.Nanosecond, RateLimit: 600}))
-		rep, err := r.Migrate(t.Context(), rel20)
-		if err != nil {
-			t.Fatalf("migrate: %v", err)
-		}
-		res := backfillOf(t, rep)
-		wantEqual(t, "rows converted", res.Rows, int64(1500))
-		wantEqual(t, "rows left stale", staleCount(t, db), int64(0))
-		if res.Batches < 150 {
-			t.Errorf("%d batches, want at least 150", res.Batches)
-		}
-		if res.PausedMS != 0 || res.ThrottledMS != 0 || said("duty") || said("redo") {
-			t.Errorf("on %s alone: paused %d ms, throttled %d ms, log %q; want neither", db.Dialect, res.PausedMS, res.ThrottledMS, lines())
+		const attempts = 3
+		for attempt := 1; ; attempt++ {
+			if attempt > 1 {
+				db = dbtest.New(t, db.Dialect)
+			}
+			expandPeople(t, db, peopleFiles)
+			seedPeople(t, db, 1, 1500, st10)
+			logged, said, lines := logLines()
+			r := newRunner(t, db.Gorm, peopleFiles, migrations.WithModels(&PersonV2{}), migrations.WithLogf(logged),
+				migrations.WithBackfill(migrations.BackfillOptions{BatchSize: 10, TargetBatch: time.Nanosecond, RateLimit: 600}))
+			rep, err := r.Migrate(t.Context(), rel20)
+			if err != nil {
+				t.Fatalf("migrate: %v", err)
+			}
+			res := backfillOf(t, rep)
+			wantEqual(t, "rows converted", res.Rows, int64(1500))
+			wantEqual(t, "rows left stale", staleCount(t, db), int64(0))
+			if res.Batches < 150 {
+				t.Errorf("%d batches, want at least 150", res.Batches)
+			}
+			if res.PausedMS == 0 && res.ThrottledMS == 0 && !said("duty") && !said("redo") {
+				return
+			}
+			if attempt == attempts {
+				t.Fatalf("on %s alone, in each of %d runs: paused or throttled; last run paused %d ms, throttled %d ms, log %q; want neither",
+					db.Dialect, attempts, res.PausedMS, res.ThrottledMS, lines())
+			}
+			t.Logf("run %d on %s: paused %d ms, throttled %d ms, log %q; other tests may share the server, trying again", attempt, db.Dialect, res.PausedMS, res.ThrottledMS, lines())
 		}
 	})
 }

@@ -77,6 +77,10 @@ connection after every block of 50 iterations and warms it up untimed: on a mach
 cores a connection's round trips were seen to stay about 50% faster or slower than
 another's for as long as it lived, which made whole rounds of First lopsided.
 
+- **control**: the unversioned model with the plugin on neither side, so its overhead
+  would be zero if the method had no error. No target; its overhead and rounds show how
+  far a pair of identical sides lands from zero on this machine, which is the least
+  overhead the other cases can tell apart from noise.
 - **unversioned**: a model without model.Stamp. Target (issue 4): at most 5% overhead.
 - **stamped**: a model with model.Stamp and no transitional field in 2.0; the plugin
   only stamps its writes. No target of its own; shown for information.

@@ -73,16 +73,41 @@ func (l *scanLogger) Trace(ctx context.Context, begin time.Time, fc func() (stri
 		}
 		if m.snap.mode == ModeContract {
 			// In L(c) the conversion may read the deprecated columns of
-			// stale rows, through Scan's own logger (a recorder whose fc
-			// returns the last statement it saw): take the Scan's
-			// statement first.
+			// stale rows. Scan's statement runs with a recorder for a
+			// logger, whose fc returns the last statement it saw: log the
+			// Scan's own statement first, then convert (convertWith), so
+			// that the conversion's read is logged too, after it.
 			sql, rows := fc()
-			fc = func() (string, int64) { return sql, rows }
+			l.Interface.Trace(ctx, begin, func() (string, int64) { return sql, rows }, err)
+			l.convertWith(m)
+			return
 		}
 		l.p.convertScanned(m)
 	}
 	l.Interface.Trace(ctx, begin, fc, err)
 }
+
+// convertWith converts what Scan filled. While GORM's Scan runs, the
+// logger of its DB is a recorder on Scan's own copy of the Config; then
+// the conversion runs with the wrapped logger (the application's, not the
+// wrapper: the conversion's own statements must not convert again) in its
+// place, and the recorder is put back after. Any other DB (Rows, Row) has
+// the Config its session shares, which is left alone.
+func (l *scanLogger) convertWith(m *scanMark) {
+	db := m.stmt.DB
+	if db == nil || db.Config == nil || reflect.TypeOf(db.Config.Logger) != scanRecorderType {
+		l.p.convertScanned(m)
+		return
+	}
+	was := db.Config.Logger
+	db.Config.Logger = l.Interface
+	defer func() { db.Config.Logger = was }()
+	l.p.convertScanned(m)
+}
+
+// scanRecorderType is the type of the logger GORM's Scan puts on its copy
+// of the Config while it runs.
+var scanRecorderType = reflect.TypeOf(logger.Recorder.New())
 
 // convertScanned converts what Scan filled, as afterQuery converts what
 // Find loaded: the statement's model when the SQL read its stamp, and the

@@ -221,7 +221,7 @@ func render(w *strings.Builder, m machine, cmds []string, runner string, out *ou
 	fmt.Fprintf(w, "Each benchmark ran once per round, and the rounds one after another. A benchmark of the plugin against plain GORM "+
 		"measures both sides at once: two databases seeded alike, one without the plugin and one with it, and each iteration runs "+
 		"the operation once on each (on SQLite ten times in a row, as one of its operations takes microseconds), the side that goes first alternating, each side's operations timed on their own; "+
-		"a side's ns/op and %s are the median of the means of blocks of 50 iterations, so that one stall of the machine does not set them. "+
+		"a side's ns/op and %s are the median of the means of blocks of 50 iterations (10 against a server, each block on new connections, the side that opens first alternating), so that one stall of the machine does not set them. "+
 		"The two sides thus share every moment of the machine's load. The garbage collector's work is shared too: "+
 		"a side that allocates more makes both sides pay for part of its collections, so compare the allocs/op columns as well. "+
 		"How to read the tables:\n\n"+

@@ -2,6 +2,7 @@ package compat_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -194,4 +195,49 @@ func TestContractScanLogsItsSQL(t *testing.T) {
 			t.Errorf("Scan in L(c) logged %q, want each Scan's statement, then its read of Ada's deprecated column", sent)
 		}
 	})
+}
+
+// TestRowsLeaveTheirModelAlone: Row and Rows hand the rows to the caller,
+// who scans them later, so the plugin converts nothing when their
+// statement ends: the model they were given is not upgraded (in L(m)) and
+// no read of its deprecated columns is sent (in L(c)), though the
+// statements read the stamp of Ada's row, written by 1.0.
+func TestRowsLeaveTheirModelAlone(t *testing.T) {
+	for _, contract := range []bool{false, true} {
+		name := "L(m)"
+		if contract {
+			name = "L(c)"
+		}
+		t.Run(name, func(t *testing.T) {
+			dbtest.ForEachDialect(t, func(t *testing.T, db *dbtest.DB) {
+				f := readPathsSetup(t, db, contract)
+				given := CustomerV2{ID: f.ada, Name: "Ada Lovelace"}
+				given.ObjVersion = v1.Stamp()
+				rows, err := f.cur.Model(&given).Rows()
+				must(t, err)
+				cols, err := rows.Columns()
+				must(t, err)
+				n := 0
+				for rows.Next() {
+					n++
+				}
+				must(t, rows.Close())
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				must(t, f.cur.Model(&given).Row().Scan(ptrs...))
+				if n != 1 || !slices.Contains(cols, "obj_version") {
+					t.Errorf("Rows: %d row(s) of %v, want Ada's, with obj_version", n, cols)
+				}
+				if given.GivenName != "" || given.FamilyName != "" || given.Name != "Ada Lovelace" || given.ObjVersion != v1.Stamp() {
+					t.Errorf("the model given to Rows and Row was converted: %+v", given)
+				}
+				if sent := f.rec.app(); len(sent) != 2 {
+					t.Errorf("Rows and Row sent %q, want their two statements and nothing else", sent)
+				}
+			})
+		})
+	}
 }

@@ -33,7 +33,15 @@ type scanMark struct {
 }
 
 // markScan lets the logger find the statement after Scan has filled it.
+// Only Scan's statements are marked: Scan runs them with a recorder for a
+// logger (scanRecorderType). Row and Rows return the rows to the caller,
+// who scans them later, so there is nothing to convert when their
+// statement is logged, and the model they were given (Model(&c)) is left
+// as it is, without a read of its deprecated columns in L(c).
 func markScan(db *gorm.DB) {
+	if reflect.TypeOf(db.Logger) != scanRecorderType {
+		return
+	}
 	if db.Statement.Context == nil {
 		db.Statement.Context = context.Background()
 	}
@@ -88,11 +96,12 @@ func (l *scanLogger) Trace(ctx context.Context, begin time.Time, fc func() (stri
 }
 
 // convertWith converts what Scan filled. While GORM's Scan runs, the
-// logger of its DB is a recorder on Scan's own copy of the Config; then
-// the conversion runs with the wrapped logger (the application's, not the
+// logger of its DB is a recorder on Scan's own copy of the Config; the
+// conversion runs with the wrapped logger (the application's, not the
 // wrapper: the conversion's own statements must not convert again) in its
-// place, and the recorder is put back after. Any other DB (Rows, Row) has
-// the Config its session shares, which is left alone.
+// place, and the recorder is put back after. A DB with another logger (not
+// Scan's: markScan marks no other) has a Config its session may share, and
+// is left alone.
 func (l *scanLogger) convertWith(m *scanMark) {
 	db := m.stmt.DB
 	if db == nil || db.Config == nil || reflect.TypeOf(db.Config.Logger) != scanRecorderType {

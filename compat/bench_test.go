@@ -458,13 +458,9 @@ func benchPaired(b *testing.B, d dialect.Name, k benchKind, fn func(k benchKind,
 	plugin, pids := benchDB(b, d, k, !k.control)
 	sides := [2]*benchSide{{name: "plain", g: plain, ids: ids}, {name: "plugin", g: plugin, ids: pids}}
 	i := 0
-	reps := 1
-	blk := benchBlock
-	if d != dialect.SQLite {
-		blk = benchServerBlock
-	}
+	reps, blk := 1, benchServerBlock
 	if d == dialect.SQLite {
-		reps = benchSQLiteReps
+		reps, blk = benchSQLiteReps, benchBlock
 	}
 	for b.Loop() {
 		for j := range sides {
